@@ -1,0 +1,106 @@
+package image
+
+import (
+	"errors"
+	"regexp"
+	"strings"
+)
+
+// Sentinels Resolve's errors wrap, for callers that branch.
+var (
+	// ErrBadReference: the reference is malformed, names an unsupported transport, or does not
+	// say which of several images it means.
+	ErrBadReference = errors.New("malformed image reference")
+	// ErrNotFound: the named source (file, directory, daemon, registry) has no such image.
+	ErrNotFound = errors.New("image not found")
+	// ErrUnreadable: the source exists but holds no readable image (a corrupt or truncated
+	// tarball, a directory that is not an OCI layout).
+	ErrUnreadable = errors.New("unreadable image")
+)
+
+// maxDetail bounds the part of an error message that comes from a dependency.
+const maxDetail = 300
+
+// refError is an error about one reference: "REF: MESSAGE", one line, free of credentials.
+type refError struct {
+	ref   string // as the user wrote it, with any URL userinfo redacted
+	kind  error  // a sentinel, or nil
+	msg   string // one line, scrubbed
+	cause error  // what went wrong below, or nil
+}
+
+func (e *refError) Error() string {
+	if e.ref == "" {
+		return e.msg
+	}
+	return e.ref + ": " + e.msg
+}
+
+func (e *refError) Unwrap() []error {
+	var errs []error
+	if e.kind != nil {
+		errs = append(errs, e.kind)
+	}
+	if e.cause != nil {
+		errs = append(errs, e.cause)
+	}
+	return errs
+}
+
+// fail builds a refError of kind with msg; the cause's text, one-lined and scrubbed of secrets,
+// follows msg after a colon.
+func fail(kind error, msg string, cause error, secrets ...string) *refError {
+	if cause != nil {
+		msg += ": " + detail(cause, secrets)
+		if len(secrets) > 0 {
+			cause = scrubbed{cause, secrets}
+		}
+	}
+	return &refError{kind: kind, msg: scrub(msg, secrets), cause: cause}
+}
+
+// scrubbed is a cause whose text is scrubbed of secrets, so that a caller printing the chain
+// one level down still shows none.
+type scrubbed struct {
+	err     error
+	secrets []string
+}
+
+func (s scrubbed) Error() string { return scrub(s.err.Error(), s.secrets) }
+func (s scrubbed) Unwrap() error { return s.err }
+
+// at names ref in err when err is a refError that has no reference yet.
+func at(ref string, err error) error {
+	var re *refError
+	if errors.As(err, &re) && re.ref == "" {
+		re.ref = redactRef(ref)
+	}
+	return err
+}
+
+// detail is err's text on one line, scrubbed of secrets and URL userinfo, cut to maxDetail.
+func detail(err error, secrets []string) string {
+	s := redactRef(scrub(strings.Join(strings.Fields(err.Error()), " "), secrets))
+	if len(s) > maxDetail {
+		s = s[:maxDetail] + "…"
+	}
+	return s
+}
+
+// scrub replaces every secret in s.
+func scrub(s string, secrets []string) string {
+	for _, sec := range secrets {
+		if sec != "" {
+			s = strings.ReplaceAll(s, sec, "[redacted]")
+		}
+	}
+	return s
+}
+
+var userinfo = regexp.MustCompile(`//[^/@\s]*@`)
+
+// redactRef hides the userinfo of a URL-like reference ("https://user:pass@host/…"), which is
+// not valid reference syntax but is what a user may paste.
+func redactRef(ref string) string {
+	return userinfo.ReplaceAllString(ref, "//[redacted]@")
+}

@@ -1,0 +1,81 @@
+package verdict
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/plimsoll/plimsoll/internal/check"
+)
+
+func res(l check.Layer, name string, s check.Status) check.Result {
+	return check.Result{Layer: l, Check: name, Status: s, Message: name + " " + s.String()}
+}
+
+func TestDecide(t *testing.T) {
+	patch := Policy{Required: []check.Layer{check.L2Smoke, check.L5Harden}, Promotion: "L2 + L5 pass, no new critical/high vulns"}
+	allRan := []LayerRun{{Layer: 1, Ran: true}, {Layer: 2, Ran: true}, {Layer: 5, Ran: true}}
+	tests := []struct {
+		name     string
+		p        Policy
+		runs     []LayerRun
+		results  []check.Result
+		want     Decision
+		first    string // the first reason's check
+		nReasons int
+	}{
+		{"same digest short-cuts everything", Policy{SameDigest: true}, nil,
+			[]check.Result{res(1, "x", check.StatusFail)}, Go, "", 0},
+		{"all pass", patch, allRan,
+			[]check.Result{res(1, "packages", check.StatusPass), res(2, "health", check.StatusPass), res(5, "user", check.StatusPass)}, Go, "", 0},
+		{"a warning is caution", patch, allRan,
+			[]check.Result{res(1, "packages", check.StatusWarn), res(2, "health", check.StatusPass)}, Caution, "packages", 1},
+		{"fail beats error and warn", patch, allRan,
+			[]check.Result{res(1, "packages", check.StatusWarn), res(1, "vulnerabilities", check.StatusError), res(5, "user", check.StatusFail)}, NoGo, "user", 3},
+		{"error without fail cannot decide", patch, allRan,
+			[]check.Result{res(1, "packages", check.StatusPass), res(1, "vulnerabilities", check.StatusError)}, Error, "vulnerabilities", 1},
+		{"inconclusive cannot decide", patch, allRan,
+			[]check.Result{res(4, "p95", check.StatusInconclusive)}, Error, "p95", 1},
+		{"required layer not run is caution, never a pass", patch,
+			[]LayerRun{{Layer: 1, Ran: true}, {Layer: 2, Why: "not available in this build"}, {Layer: 5, Ran: true}},
+			[]check.Result{res(1, "packages", check.StatusPass)}, Caution, "", 1},
+		{"required layer excluded by the user is the user's call", patch,
+			[]LayerRun{{Layer: 1, Ran: true}, {Layer: 2, Excluded: true}, {Layer: 5, Excluded: true}},
+			[]check.Result{res(1, "packages", check.StatusPass)}, Go, "", 0},
+		{"an unrequired layer not run does not matter", patch,
+			[]LayerRun{{Layer: 1, Ran: true}, {Layer: 2, Ran: true}, {Layer: 4, Why: "not built"}, {Layer: 5, Ran: true}},
+			[]check.Result{res(1, "packages", check.StatusPass)}, Go, "", 0},
+		{"nothing ran", patch, []LayerRun{{Layer: 1, Excluded: true}}, nil, Error, "", 0},
+		{"skipped results are not reasons", patch, allRan,
+			[]check.Result{res(1, "packages", check.StatusPass), res(1, "vulnerabilities", check.StatusSkipped)}, Go, "", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := Decide(tt.p, tt.runs, tt.results)
+			if v.Decision != tt.want {
+				t.Fatalf("decision = %s (%s), want %s", v.Decision, v.Summary, tt.want)
+			}
+			if len(v.Reasons) != tt.nReasons {
+				t.Fatalf("reasons = %d %v, want %d", len(v.Reasons), v.Reasons, tt.nReasons)
+			}
+			if tt.first != "" && v.Reasons[0].Check != tt.first {
+				t.Errorf("first reason = %q, want %q", v.Reasons[0].Check, tt.first)
+			}
+			if v.Summary == "" {
+				t.Error("empty summary")
+			}
+		})
+	}
+}
+
+func TestReasonString(t *testing.T) {
+	r := Reason{Layer: check.L1Diff, Check: "vulnerabilities", Message: "1 new critical",
+		Measured: "1 critical", Baseline: "0 critical", Threshold: "no new high or critical", Source: "grype db"}
+	got := r.String()
+	want := "L1 vulnerabilities: 1 new critical (measured 1 critical; baseline 0 critical; threshold no new high or critical; source grype db)"
+	if got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+	if s := (Reason{Message: "plain"}).String(); !strings.HasPrefix(s, "plain") {
+		t.Errorf("got %q", s)
+	}
+}
