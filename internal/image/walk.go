@@ -58,6 +58,15 @@ func (i *Image) Walk(ctx context.Context, fn func(hdr *tar.Header, r io.Reader) 
 	for {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
+			// mutate.Extract writes the tar footer (a deferred Close) before it closes the pipe
+			// with its error, so a layer that cannot be read looks like the end of a clean,
+			// shorter filesystem. The pipe's own end tells the two apart.
+			if _, err := io.Copy(io.Discard, rc); err != nil {
+				if ctx.Err() != nil {
+					return fmt.Errorf("image %s: %w", redactRef(i.Ref), ctx.Err())
+				}
+				return at(i.Ref, fail(nil, "reading the filesystem", err, i.secrets...))
+			}
 			return nil
 		}
 		if err != nil {
