@@ -1,0 +1,169 @@
+package docker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+
+	"github.com/plimsoll/plimsoll/internal/runtime"
+)
+
+// GCOptions says which plimsoll containers GC removes besides those of dead runs.
+type GCOptions struct {
+	// RunIDs are runs whose containers are removed whatever their owner's state.
+	RunIDs []string
+}
+
+// GC removes the containers plimsoll left behind: those labelled runtime.LabelRun whose
+// owning plimsoll process (LabelPID on this host, LabelHost) is no longer alive, and those
+// of the runs opts names. Containers of other hosts sharing the engine are left alone unless
+// named. It returns the IDs it removed; on error, those removed so far.
+func (r *Runtime) GC(ctx context.Context, opts GCOptions) ([]string, error) {
+	list, err := r.plimsollContainers(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	var doomed []container.Summary
+	for _, c := range list {
+		if slices.Contains(opts.RunIDs, c.Labels[runtime.LabelRun]) || r.orphaned(c.Labels) {
+			doomed = append(doomed, c)
+		}
+	}
+	return r.remove(ctx, doomed)
+}
+
+// StopRun removes every container of run runID at once (no grace period): the cleanup path
+// of an interrupted run, which also finds containers an interrupted Start could not report.
+// Pass a context that is not cancelled (context.WithoutCancel). It returns the IDs it removed.
+func (r *Runtime) StopRun(ctx context.Context, runID string) ([]string, error) {
+	list, err := r.plimsollContainers(ctx, runID)
+	if err != nil {
+		return nil, err
+	}
+	return r.remove(ctx, list)
+}
+
+// plimsollContainers lists plimsoll's containers, all runs when runID is "".
+func (r *Runtime) plimsollContainers(ctx context.Context, runID string) ([]container.Summary, error) {
+	label := runtime.LabelRun
+	if runID != "" {
+		label += "=" + runID
+	}
+	res, err := r.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: make(client.Filters).Add("label", label)})
+	if err != nil {
+		return nil, fmt.Errorf("list plimsoll containers: %w", r.engineErr(err))
+	}
+	return res.Items, nil
+}
+
+// remove force-removes containers, carrying on past failures.
+func (r *Runtime) remove(ctx context.Context, list []container.Summary) ([]string, error) {
+	var removed []string
+	var errs []error
+	for _, c := range list {
+		_, err := r.cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+		if err != nil && !cerrdefs.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("remove container %.12s: %w", c.ID, r.engineErr(err)))
+			continue
+		}
+		r.log.Debug("removed leftover container", "id", c.ID, "run", c.Labels[runtime.LabelRun])
+		removed = append(removed, c.ID)
+	}
+	return removed, errors.Join(errs...)
+}
+
+// orphaned reports whether a container's labels name an owner on this host that is gone.
+// Unreadable labels keep the container: GC never guesses.
+func (r *Runtime) orphaned(labels map[string]string) bool {
+	if labels[runtime.LabelHost] != r.owner.host {
+		return false
+	}
+	pid, err := strconv.Atoi(labels[runtime.LabelPID])
+	if err != nil || pid <= 0 {
+		return false
+	}
+	created, err := time.Parse(time.RFC3339Nano, labels[runtime.LabelStarted])
+	if err != nil {
+		return false
+	}
+	return !processAlive(pid, created)
+}
+
+// processAlive reports whether process pid lives and started no later than created (give or
+// take the clock's slack): a process that started after the container was created has reused
+// the PID of a dead owner.
+func processAlive(pid int, created time.Time) bool {
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return false
+	}
+	if err := p.Signal(syscall.Signal(0)); err != nil && !errors.Is(err, syscall.EPERM) {
+		return false
+	}
+	start, ok := processStart(pid)
+	return !ok || !start.After(created.Add(startSlack))
+}
+
+// startSlack absorbs the coarseness of /proc start times (clock ticks after a boot time in
+// whole seconds) and small clock adjustments.
+const startSlack = 5 * time.Second
+
+// processStart reads when pid started from /proc; ok is false where /proc cannot tell.
+func processStart(pid int) (time.Time, bool) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return time.Time{}, false
+	}
+	ticks, ok := statStartTicks(string(stat))
+	if !ok {
+		return time.Time{}, false
+	}
+	procStat, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return time.Time{}, false
+	}
+	btime, ok := bootTime(string(procStat))
+	if !ok {
+		return time.Time{}, false
+	}
+	const userHZ = 100 // USER_HZ: the unit of /proc/<pid>/stat times on every Linux ABI
+	return btime.Add(time.Duration(ticks) * time.Second / userHZ), true
+}
+
+// statStartTicks returns field 22 (starttime) of /proc/<pid>/stat. The command name (field 2)
+// may hold spaces and parentheses, so fields are counted after its last ')'.
+func statStartTicks(stat string) (uint64, bool) {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(stat[i+1:]) // f[0] is field 3 (state)
+	if len(f) < 20 {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(f[19], 10, 64)
+	return n, err == nil
+}
+
+// bootTime returns the "btime" line of /proc/stat.
+func bootTime(procStat string) (time.Time, bool) {
+	v, ok := flatKey(procStat, "btime")
+	if !ok {
+		return time.Time{}, false
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(n, 0), true
+}
