@@ -40,6 +40,12 @@ type Policy struct {
 	Diff Diff `yaml:"diff"`
 	// Vulnerabilities says which vulnerability findings stop an upgrade.
 	Vulnerabilities Vulnerabilities `yaml:"vulnerabilities"`
+	// App says how to run the application (Layers 2 to 6).
+	App App `yaml:"app"`
+	// Smoke tunes the smoke test (L2).
+	Smoke Smoke `yaml:"smoke"`
+	// Harden tunes the hardening checks (L5).
+	Harden Harden `yaml:"harden"`
 }
 
 // PlanSection overrides the seed plans, by upgrade kind ("patch", "major", …).
@@ -82,7 +88,13 @@ var Severities = []string{"negligible", "low", "medium", "high", "critical"}
 
 // Default returns the policy of a run without a policy file.
 func Default() *Policy {
-	return &Policy{APIVersion: APIVersion, Kind: KindPolicy, Vulnerabilities: Vulnerabilities{FailOn: "high"}}
+	return &Policy{
+		APIVersion: APIVersion, Kind: KindPolicy,
+		Vulnerabilities: Vulnerabilities{FailOn: "high"},
+		App:             App{CPUs: 2, Memory: "1g", Health: Health{Timeout: 30 * time.Second, Interval: 250 * time.Millisecond}},
+		Smoke:           Smoke{StayUp: 2 * time.Second},
+		Harden:          Harden{UID: 65532, ReadOnlyRoot: true, SBOM: SBOMRule{Required: true}},
+	}
 }
 
 // Load reads and validates the policy file at path. An unreadable file is an I/O error

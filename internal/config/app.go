@@ -1,0 +1,243 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// App says how to run the application in either image. Layers 2 to 6 start OLD and NEW the
+// same way, from this one description.
+type App struct {
+	// Entrypoint and Cmd replace the image's own when set.
+	Entrypoint []string `yaml:"entrypoint"`
+	Cmd        []string `yaml:"cmd"`
+	// Env are KEY=VALUE pairs added to the image's environment.
+	Env []string `yaml:"env"`
+	// User replaces the image's user when set ("65532", "app:app").
+	User string `yaml:"user"`
+	// Port is the TCP port the app listens on inside the container; 0 means the image's first
+	// exposed TCP port.
+	Port int `yaml:"port"`
+	// HostNetwork runs the app in the host's network namespace instead of publishing its port
+	// on 127.0.0.1. The app must then listen on 127.0.0.1:Port.
+	HostNetwork bool `yaml:"hostNetwork"`
+	// ReadOnlyRoot runs the app with a read-only root filesystem in every layer; Tmpfs lists the
+	// writable paths it gets then.
+	ReadOnlyRoot bool     `yaml:"readOnlyRoot"`
+	Tmpfs        []string `yaml:"tmpfs"`
+	// CPUs and Memory limit each container ("1g", "512m"); the seed runs with --cpus=2 --memory=1g.
+	CPUs   float64 `yaml:"cpus"`
+	Memory string  `yaml:"memory"`
+	// Health says when the app is up.
+	Health Health `yaml:"health"`
+}
+
+// Health is how to tell the app is up. With nothing set, the image's own HEALTHCHECK is used if
+// it has one, else a TCP connect to the port, else "the container is running".
+type Health struct {
+	// HTTP is a path to GET ("/healthz"); Status is the status it must answer (default 200).
+	HTTP   string `yaml:"http"`
+	Status int    `yaml:"status"`
+	// TCP is true to accept a TCP connect to the port as healthy.
+	TCP bool `yaml:"tcp"`
+	// Exec is a command run in the container; exit 0 is healthy.
+	Exec []string `yaml:"exec"`
+	// Image is true to wait for the image's own HEALTHCHECK.
+	Image bool `yaml:"image"`
+	// Timeout bounds the wait for health (default 30s); Interval is the time between probes.
+	Timeout  time.Duration `yaml:"timeout"`
+	Interval time.Duration `yaml:"interval"`
+}
+
+// Smoke tunes Layer 2.
+type Smoke struct {
+	// StayUp is how long the app must keep running after it is healthy (default 2s).
+	StayUp time.Duration `yaml:"stayUp"`
+	// LogPatterns are regular expressions that mark a fatal startup log line, beside the
+	// built-in ones (segfault, core dumped, panic, missing shared libraries, fatal).
+	LogPatterns []string `yaml:"logPatterns"`
+	// Binaries must exist in the image and be executable (read from the image, so shell-less
+	// images work).
+	Binaries []string `yaml:"binaries"`
+	// Requests are real requests to the app; each must answer as said.
+	Requests []Request `yaml:"requests"`
+	// Dependencies are services that must be reachable from the app's network.
+	Dependencies []Dependency `yaml:"dependencies"`
+	// StructureTests are container-structure-test files (schemaVersion 2.0.0), run unchanged;
+	// relative paths are read from the policy file's folder.
+	StructureTests []string `yaml:"structureTests"`
+}
+
+// Request is one real request to the app and what it must answer.
+type Request struct {
+	Method  string            `yaml:"method"` // default GET
+	Path    string            `yaml:"path"`
+	Headers map[string]string `yaml:"headers"`
+	Body    string            `yaml:"body"`
+	// Status is the status to expect (default 200); Expect is a regular expression the body must match.
+	Status int    `yaml:"status"`
+	Expect string `yaml:"expect"`
+}
+
+// Dependency is a service the app needs, as host:port.
+type Dependency struct {
+	Name    string `yaml:"name"`
+	Address string `yaml:"address"`
+}
+
+// Harden tunes Layer 5.
+type Harden struct {
+	// UID is the user the app must run as (default 65532); 0 is never accepted.
+	UID int `yaml:"uid"`
+	// AllowShell lets the image carry a shell (reported as a warning instead of NO-GO).
+	AllowShell bool `yaml:"allowShell"`
+	// ReadOnlyRoot checks that the app starts and is healthy with a read-only root filesystem
+	// (default true), with only the Tmpfs paths writable.
+	ReadOnlyRoot bool     `yaml:"readOnlyRoot"`
+	Tmpfs        []string `yaml:"tmpfs"`
+	// Signature says how the new image's signature is verified.
+	Signature Signature `yaml:"signature"`
+	// SBOM says whether an SBOM attestation or referrer must be attached (default true).
+	SBOM SBOMRule `yaml:"sbom"`
+}
+
+// Signature is how to verify an image signature: with a public key, or keyless with the
+// signing certificate's identity and OIDC issuer.
+type Signature struct {
+	// Required makes a missing or bad signature NO-GO instead of CAUTION.
+	Required bool `yaml:"required"`
+	// Key is a PEM public key file.
+	Key string `yaml:"key"`
+	// Identity is a regular expression for the certificate identity; Issuer the OIDC issuer.
+	Identity string `yaml:"identity"`
+	Issuer   string `yaml:"issuer"`
+}
+
+// SBOMRule says whether an SBOM must be attached to the image.
+type SBOMRule struct {
+	Required bool `yaml:"required"`
+}
+
+func (a App) problems(path string) []*Problem {
+	var ps []*Problem
+	if a.Port < 0 || a.Port > 65535 {
+		ps = append(ps, &Problem{Path: path + ".port", Msg: fmt.Sprintf("%d is not a TCP port", a.Port)})
+	}
+	if a.CPUs < 0 {
+		ps = append(ps, &Problem{Path: path + ".cpus", Msg: "negative"})
+	}
+	if _, err := ParseBytes(a.Memory); err != nil {
+		ps = append(ps, &Problem{Path: path + ".memory", Msg: err.Error()})
+	}
+	for i, kv := range a.Env {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			ps = append(ps, &Problem{Path: fmt.Sprintf("%s.env[%d]", path, i), Msg: fmt.Sprintf("%q is not KEY=VALUE", kv)})
+		}
+	}
+	ps = append(ps, paths(a.Tmpfs, path+".tmpfs")...)
+	h, at := a.Health, path+".health"
+	if h.HTTP != "" && !strings.HasPrefix(h.HTTP, "/") {
+		ps = append(ps, &Problem{Path: at + ".http", Msg: fmt.Sprintf("%q: a path starts with /", h.HTTP)})
+	}
+	if h.Status != 0 && (h.Status < 100 || h.Status > 599) {
+		ps = append(ps, &Problem{Path: at + ".status", Msg: fmt.Sprintf("%d is not an HTTP status", h.Status)})
+	}
+	if h.Timeout < 0 || h.Interval < 0 {
+		ps = append(ps, &Problem{Path: at, Msg: "negative timeout or interval"})
+	}
+	return ps
+}
+
+func (s Smoke) problems(path string) []*Problem {
+	var ps []*Problem
+	if s.StayUp < 0 {
+		ps = append(ps, &Problem{Path: path + ".stayUp", Msg: "negative"})
+	}
+	for i, p := range s.LogPatterns {
+		if _, err := regexp.Compile(p); err != nil {
+			ps = append(ps, &Problem{Path: fmt.Sprintf("%s.logPatterns[%d]", path, i), Msg: "not a regular expression: " + err.Error()})
+		}
+	}
+	ps = append(ps, paths(s.Binaries, path+".binaries")...)
+	for i, r := range s.Requests {
+		at := fmt.Sprintf("%s.requests[%d]", path, i)
+		if !strings.HasPrefix(r.Path, "/") {
+			ps = append(ps, &Problem{Path: at + ".path", Msg: fmt.Sprintf("%q: a path starts with /", r.Path)})
+		}
+		if r.Status != 0 && (r.Status < 100 || r.Status > 599) {
+			ps = append(ps, &Problem{Path: at + ".status", Msg: fmt.Sprintf("%d is not an HTTP status", r.Status)})
+		}
+		if _, err := regexp.Compile(r.Expect); err != nil {
+			ps = append(ps, &Problem{Path: at + ".expect", Msg: "not a regular expression: " + err.Error()})
+		}
+	}
+	for i, d := range s.Dependencies {
+		if _, port, err := net.SplitHostPort(d.Address); err != nil || port == "" {
+			ps = append(ps, &Problem{Path: fmt.Sprintf("%s.dependencies[%d].address", path, i), Msg: fmt.Sprintf("%q is not host:port", d.Address)})
+		}
+	}
+	return append(ps, names(s.StructureTests, path+".structureTests", "file name")...)
+}
+
+func (h Harden) problems(path string) []*Problem {
+	var ps []*Problem
+	if h.UID <= 0 {
+		ps = append(ps, &Problem{Path: path + ".uid", Msg: fmt.Sprintf("%d: the app must run as a user other than root", h.UID)})
+	}
+	ps = append(ps, paths(h.Tmpfs, path+".tmpfs")...)
+	if h.Signature.Identity != "" {
+		if _, err := regexp.Compile(h.Signature.Identity); err != nil {
+			ps = append(ps, &Problem{Path: path + ".signature.identity", Msg: "not a regular expression: " + err.Error()})
+		}
+		if h.Signature.Issuer == "" {
+			ps = append(ps, &Problem{Path: path + ".signature.issuer", Msg: "keyless verification needs the OIDC issuer with the identity"})
+		}
+	}
+	if h.Signature.Key != "" && h.Signature.Identity != "" {
+		ps = append(ps, &Problem{Path: path + ".signature", Msg: "give a key or a keyless identity, not both"})
+	}
+	if h.Signature.Required && h.Signature.Key == "" && h.Signature.Identity == "" {
+		ps = append(ps, &Problem{Path: path + ".signature", Msg: "required, but neither a key nor a keyless identity is given"})
+	}
+	return ps
+}
+
+// paths checks a list of absolute container paths.
+func paths(list []string, path string) []*Problem {
+	var ps []*Problem
+	for i, p := range list {
+		if !strings.HasPrefix(p, "/") {
+			ps = append(ps, &Problem{Path: fmt.Sprintf("%s[%d]", path, i), Msg: fmt.Sprintf("%q is not an absolute path", p)})
+		}
+	}
+	return ps
+}
+
+// ParseBytes reads a size such as "1g", "512m", "64k" or "1048576" ("" is 0).
+func ParseBytes(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	t := strings.ToLower(strings.TrimSpace(s))
+	t = strings.TrimSuffix(t, "b")
+	mult := int64(1)
+	if n := len(t); n > 0 {
+		switch t[n-1] {
+		case 'k':
+			mult, t = 1<<10, t[:n-1]
+		case 'm':
+			mult, t = 1<<20, t[:n-1]
+		case 'g':
+			mult, t = 1<<30, t[:n-1]
+		}
+	}
+	v, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || v < 0 || v > (1<<62)/mult {
+		return 0, fmt.Errorf("%q is not a size such as 512m or 1g", s)
+	}
+	return v * mult, nil
+}
