@@ -1,0 +1,154 @@
+// Package gate runs an upgrade check end to end: it resolves both images, plans the upgrade,
+// runs the planned layers' checks against both images within the plan's budget, decides the
+// verdict and assembles the report. Progress goes to a typed event stream, separate from logs.
+package gate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/plimsoll/plimsoll/internal/check"
+	"github.com/plimsoll/plimsoll/internal/report"
+	"github.com/plimsoll/plimsoll/internal/verdict"
+)
+
+// EventKind says what happened.
+type EventKind int
+
+// The events of a run, in the order they happen.
+const (
+	EventPlanned    EventKind = iota // the plan is known (Message: kind and layers)
+	EventLayerStart                  // a layer starts
+	EventCheckStart                  // a check starts
+	EventCheckDone                   // a check finished (Status, Elapsed, Message)
+	EventLayerDone                   // a layer finished or was passed over (Status or Message)
+)
+
+// Event is one step of progress.
+type Event struct {
+	Kind    EventKind
+	Layer   check.Layer
+	Check   string
+	Status  check.Status
+	Elapsed time.Duration
+	// Index and Total count the checks of the layer (1-based), for progress bars.
+	Index, Total int
+	Message      string
+}
+
+// Layers maps each layer to its checks: the explicit list of what this build can run. A
+// planned layer with no entry is reported as not run, never as passed.
+type Layers map[check.Layer]Layer
+
+// Layer is what one layer runs, and what it must release when it is done.
+type Layer struct {
+	Checks []check.Check
+	// Close, when set, releases what the layer's checks share (running containers). The gate
+	// calls it once the layer's checks are done, on every path, with a context that is not
+	// cancelled, so an interrupted run still cleans up.
+	Close func(ctx context.Context) error
+}
+
+// runLayers runs the planned layers in order. excluded layers were narrowed away by the user.
+// It returns one report.Layer for every layer, the runs for the verdict and all results. Only
+// cancellation of ctx is returned as an error: a failing check is a result.
+func runLayers(ctx context.Context, env *check.Env, avail Layers, planned, excluded []check.Layer, emit func(Event)) ([]report.Layer, []verdict.LayerRun, []check.Result, error) {
+	var (
+		layers  []report.Layer
+		runs    []verdict.LayerRun
+		results []check.Result
+	)
+	for _, l := range check.AllLayers {
+		rl := report.Layer{Layer: l, Name: l.Name(), Results: []check.Result{}}
+		switch {
+		case !slices.Contains(planned, l):
+			rl.State, rl.Status, rl.Why = report.StateNotPlanned, check.StatusSkipped, "not called for by the plan"
+		case slices.Contains(excluded, l):
+			rl.State, rl.Status, rl.Why = report.StateExcluded, check.StatusSkipped, "narrowed away by --layers"
+			runs = append(runs, verdict.LayerRun{Layer: l, Excluded: true, Why: rl.Why})
+		case len(avail[l].Checks) == 0:
+			rl.State, rl.Status, rl.Why = report.StateNotRun, check.StatusSkipped, "not available in this build of plimsoll"
+			runs = append(runs, verdict.LayerRun{Layer: l, Why: rl.Why})
+		default:
+			if err := ctx.Err(); err != nil {
+				return nil, nil, nil, err
+			}
+			start := time.Now()
+			res, err := runLayer(ctx, env, l, avail[l], emit)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			for _, r := range res {
+				rl.Status = check.Worst(rl.Status, r.Status)
+			}
+			rl.Results = append(rl.Results, res...)
+			results = append(results, res...)
+			rl.State, rl.Duration = report.StateRan, report.Duration(time.Since(start))
+			runs = append(runs, verdict.LayerRun{Layer: l, Ran: true})
+			emit(Event{Kind: EventLayerDone, Layer: l, Status: rl.Status, Elapsed: time.Since(start)})
+			layers = append(layers, rl)
+			continue
+		}
+		if rl.State != report.StateNotPlanned {
+			emit(Event{Kind: EventLayerDone, Layer: l, Status: rl.Status, Message: rl.Why})
+		}
+		layers = append(layers, rl)
+	}
+	return layers, runs, results, nil
+}
+
+// runLayer runs the checks of one layer in order and then releases what they share. Only
+// cancellation of ctx is returned as an error.
+func runLayer(ctx context.Context, env *check.Env, l check.Layer, ly Layer, emit func(Event)) (results []check.Result, err error) {
+	if ly.Close != nil {
+		defer func() {
+			if cerr := ly.Close(context.WithoutCancel(ctx)); cerr != nil {
+				env.Log.Warn("releasing the layer's resources failed", "layer", l, "err", cerr)
+			}
+		}()
+	}
+	emit(Event{Kind: EventLayerStart, Layer: l, Total: len(ly.Checks)})
+	for i, c := range ly.Checks {
+		emit(Event{Kind: EventCheckStart, Layer: l, Check: c.Name(), Index: i + 1, Total: len(ly.Checks)})
+		cs := time.Now()
+		r := runOne(ctx, env, l, c)
+		if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, ctx.Err()
+		}
+		emit(Event{Kind: EventCheckDone, Layer: l, Check: c.Name(), Status: r.Status, Elapsed: time.Since(cs),
+			Index: i + 1, Total: len(ly.Checks), Message: r.Message})
+		results = append(results, r)
+	}
+	return results, nil
+}
+
+// runOne runs one check, turning an error or a panic into an ERROR result that says so.
+func runOne(ctx context.Context, env *check.Env, l check.Layer, c check.Check) (r check.Result) {
+	defer func() {
+		if p := recover(); p != nil {
+			env.Log.Error("check panicked", "layer", l, "check", c.Name(), "panic", p)
+			r = check.Result{Layer: l, Check: c.Name(), Status: check.StatusError,
+				Message: fmt.Sprintf("internal error in check: %v", p)}
+		}
+	}()
+	r, err := c.Run(ctx, env)
+	r.Layer, r.Check = l, c.Name()
+	if err != nil {
+		msg := err.Error()
+		if errors.Is(err, context.DeadlineExceeded) {
+			msg = "time budget exceeded: " + msg
+		}
+		return check.Result{Layer: l, Check: c.Name(), Status: check.StatusError, Message: msg}
+	}
+	if r.Message == "" {
+		r.Message = r.Status.String()
+	}
+	return r
+}
+
+// discard is the logger of a run that was given none.
+var discard = slog.New(slog.DiscardHandler)

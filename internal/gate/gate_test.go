@@ -1,0 +1,150 @@
+package gate
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/plimsoll/plimsoll/internal/check"
+	"github.com/plimsoll/plimsoll/internal/report"
+)
+
+// fake is a check whose behaviour the test sets.
+type fake struct {
+	name string
+	run  func(ctx context.Context) (check.Result, error)
+}
+
+func (f fake) Name() string { return f.name }
+func (f fake) Run(ctx context.Context, _ *check.Env) (check.Result, error) {
+	return f.run(ctx)
+}
+
+func status(s check.Status) fake {
+	return fake{name: s.String(), run: func(context.Context) (check.Result, error) {
+		return check.Result{Status: s, Message: "it is " + s.String()}, nil
+	}}
+}
+
+func env() *check.Env { return &check.Env{Log: discard} }
+
+func TestRunLayersStates(t *testing.T) {
+	closed := 0
+	avail := Layers{
+		check.L1Diff:   {Checks: []check.Check{status(check.StatusPass), status(check.StatusWarn)}, Close: func(context.Context) error { closed++; return nil }},
+		check.L2Smoke:  {Checks: []check.Check{status(check.StatusFail)}},
+		check.L5Harden: {Checks: []check.Check{status(check.StatusPass)}},
+	}
+	var events []EventKind
+	layers, runs, results, err := runLayers(context.Background(), env(), avail,
+		[]check.Layer{check.L1Diff, check.L2Smoke, check.L4Perf, check.L5Harden}, []check.Layer{check.L5Harden},
+		func(e Event) { events = append(events, e.Kind) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(layers) != 6 {
+		t.Fatalf("%d layers reported, want all 6", len(layers))
+	}
+	want := map[check.Layer][2]string{
+		check.L1Diff: {report.StateRan, "warn"}, check.L2Smoke: {report.StateRan, "fail"},
+		check.L3Functional: {report.StateNotPlanned, "skipped"}, check.L4Perf: {report.StateNotRun, "skipped"},
+		check.L5Harden: {report.StateExcluded, "skipped"}, check.L6Soak: {report.StateNotPlanned, "skipped"},
+	}
+	for _, l := range layers {
+		if w := want[l.Layer]; l.State != w[0] || l.Status.String() != w[1] {
+			t.Errorf("%v: %s/%s, want %s/%s", l.Layer, l.State, l.Status, w[0], w[1])
+		}
+	}
+	if len(results) != 3 || closed != 1 {
+		t.Errorf("results %d, closed %d", len(results), closed)
+	}
+	// The verdict learns which layers ran, which were excluded and which could not run.
+	if len(runs) != 4 || !runs[0].Ran || runs[2].Ran || runs[2].Why == "" || !runs[3].Excluded {
+		t.Errorf("runs = %+v", runs)
+	}
+	if !slices.Contains(events, EventCheckDone) || !slices.Contains(events, EventLayerDone) {
+		t.Errorf("events = %v", events)
+	}
+}
+
+func TestRunOneTurnsErrorsAndPanicsIntoResults(t *testing.T) {
+	boom := fake{name: "boom", run: func(context.Context) (check.Result, error) { panic("nil map") }}
+	broken := fake{name: "broken", run: func(context.Context) (check.Result, error) { return check.Result{}, errors.New("daemon gone") }}
+	slow := fake{name: "slow", run: func(ctx context.Context) (check.Result, error) {
+		<-ctx.Done()
+		return check.Result{}, ctx.Err()
+	}}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	_, _, results, err := runLayers(ctx, env(), Layers{check.L1Diff: {Checks: []check.Check{boom, broken, slow}}},
+		[]check.Layer{check.L1Diff}, nil, func(Event) {})
+	if err != nil {
+		t.Fatalf("a spent budget is a result, not an error: %v", err)
+	}
+	for i, want := range []string{"internal error in check: nil map", "daemon gone", "time budget exceeded"} {
+		if results[i].Status != check.StatusError || !strings.Contains(results[i].Message, want) {
+			t.Errorf("%s: %v %q, want error with %q", results[i].Check, results[i].Status, results[i].Message, want)
+		}
+	}
+}
+
+func TestCancelStopsAndStillCleansUp(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	closedWith := context.Context(nil)
+	second := false
+	avail := Layers{
+		check.L1Diff: {
+			Checks: []check.Check{
+				fake{name: "interrupted", run: func(context.Context) (check.Result, error) {
+					cancel()
+					return check.Result{Status: check.StatusPass}, nil
+				}},
+				fake{name: "never", run: func(context.Context) (check.Result, error) { second = true; return check.Result{}, nil }},
+			},
+			Close: func(ctx context.Context) error { closedWith = ctx; return nil },
+		},
+		check.L2Smoke: {Checks: []check.Check{status(check.StatusPass)}},
+	}
+	_, _, _, err := runLayers(ctx, env(), avail, []check.Layer{check.L1Diff, check.L2Smoke}, nil, func(Event) {})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if second {
+		t.Error("a check ran after the run was cancelled")
+	}
+	if closedWith == nil || closedWith.Err() != nil {
+		t.Errorf("the layer was not closed with a live context: %v", closedWith)
+	}
+}
+
+func TestNarrow(t *testing.T) {
+	plan := []check.Layer{1, 2, 5}
+	tests := []struct {
+		asked             []check.Layer
+		planned, excluded []check.Layer
+	}{
+		{nil, []check.Layer{1, 2, 5}, nil},
+		{[]check.Layer{1}, []check.Layer{1, 2, 5}, []check.Layer{2, 5}},
+		{[]check.Layer{1, 6}, []check.Layer{1, 2, 5, 6}, []check.Layer{2, 5}},
+	}
+	for _, tt := range tests {
+		p, e := narrow(plan, tt.asked)
+		if !slices.Equal(p, tt.planned) || !slices.Equal(e, tt.excluded) {
+			t.Errorf("narrow(%v, %v) = %v, %v; want %v, %v", plan, tt.asked, p, e, tt.planned, tt.excluded)
+		}
+	}
+}
+
+func TestSplitName(t *testing.T) {
+	for in, want := range map[string][2]string{
+		"alpine:3.20.3": {"alpine", "3.20.3"}, "127.0.0.1:5000/app/web:1.2": {"127.0.0.1:5000/app/web", "1.2"},
+		"127.0.0.1:5000/app": {"127.0.0.1:5000/app", ""}, "": {"", ""}, "plain": {"plain", ""},
+	} {
+		if r, tg := splitName(in); r != want[0] || tg != want[1] {
+			t.Errorf("splitName(%q) = %q, %q", in, r, tg)
+		}
+	}
+}
