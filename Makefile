@@ -1,0 +1,26 @@
+# plimsoll — make targets. `make demo` is the main job; `make test` runs every test.
+GO ?= go
+
+.PHONY: setup build demo test bench fuzz clean
+
+setup:            ## docker engine up (installed if missing) and bin/plimsoll built
+	bash scripts/setup.sh
+
+build:
+	$(GO) build -trimpath -o bin/plimsoll ./cmd/plimsoll
+
+demo: setup       ## build the two demo images and check the upgrade
+	bash scripts/demo.sh
+
+test: setup       ## unit, integration and end-to-end tests against the real Docker engine
+	$(GO) vet ./...
+	PLIMSOLL_REQUIRE_DOCKER=1 $(GO) test -count=1 -timeout 60m ./...
+
+bench:            ## Layer 1 cold/warm on the Alpine pair, image facts
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/scan/syft/ ./internal/image/
+
+fuzz:             ## each fuzz target for 20 s
+	bash scripts/fuzz.sh 20s
+
+clean:
+	rm -rf bin demo/report demo/.vulndb

@@ -1,0 +1,201 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/plimsoll/plimsoll/internal/check"
+	"github.com/plimsoll/plimsoll/internal/check/imagediff"
+	"github.com/plimsoll/plimsoll/internal/config"
+	"github.com/plimsoll/plimsoll/internal/gate"
+	"github.com/plimsoll/plimsoll/internal/plan"
+	"github.com/plimsoll/plimsoll/internal/report"
+	"github.com/plimsoll/plimsoll/internal/scan"
+	"github.com/plimsoll/plimsoll/internal/scan/grype"
+	"github.com/plimsoll/plimsoll/internal/scan/reportjson"
+	syftscan "github.com/plimsoll/plimsoll/internal/scan/syft"
+	"github.com/plimsoll/plimsoll/internal/verdict"
+)
+
+// checkFlags are the flags of `plimsoll check`.
+type checkFlags struct {
+	common
+	layers     []string
+	budget     time.Duration
+	reportDir  string
+	sbomDir    string
+	vulnDB     string
+	oldVulns   string
+	newVulns   string
+	format     string
+	noProgress bool
+}
+
+func newCheckCmd() *cobra.Command {
+	f := &checkFlags{}
+	cmd := &cobra.Command{
+		Use:   "check [OLD] NEW",
+		Short: "Decide whether NEW may replace OLD: plan, run the layers, verdict, reports",
+		Long: `check classifies the upgrade from OLD to NEW, runs the layers the risk calls for against
+both images and decides GO / CAUTION / NO-GO with the evidence behind every reason.
+With NEW alone it judges a first deployment.
+
+` + refHelp,
+		Args: rangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error { return runCheck(cmd, f, args) },
+	}
+	f.common.register(cmd)
+	fl := cmd.Flags()
+	fl.StringSliceVar(&f.layers, "layers", nil, "run exactly these layers, by number or name (e.g. 1,5 or diff,harden)")
+	fl.DurationVar(&f.budget, "budget", 0, "time budget for the whole run (default: the plan's)")
+	fl.StringVar(&f.reportDir, "report-dir", "", "write summary.json, junit.xml, summary.md and summary.txt here")
+	fl.StringVar(&f.sbomDir, "sbom-dir", "", "write both images' SBOMs here as SPDX and CycloneDX JSON")
+	fl.StringVar(&f.vulnDB, "vuln-db", "", "grype database directory (default: the policy's, else grype's own: "+grype.DefaultDBDir()+")")
+	fl.StringVar(&f.oldVulns, "old-vulns", "", "use this grype or Trivy JSON report for OLD's vulnerabilities instead of the database")
+	fl.StringVar(&f.newVulns, "new-vulns", "", "use this grype or Trivy JSON report for NEW's vulnerabilities instead of the database")
+	fl.StringVarP(&f.format, "output", "o", "text", "what to print: text, json or markdown")
+	fl.BoolVar(&f.noProgress, "no-progress", false, "print no progress to stderr")
+	return cmd
+}
+
+func runCheck(cmd *cobra.Command, f *checkFlags, args []string) error {
+	enc, err := report.Lookup(f.format)
+	if err != nil || enc.Format() == "junit" {
+		return fmt.Errorf("%w: --output %q: use text, json or markdown", ErrUsage, f.format)
+	}
+	layers, err := parseLayers(f.layers)
+	if err != nil {
+		return err
+	}
+	pol, err := f.policy()
+	if err != nil {
+		return err
+	}
+	oldRef, newRef := "", args[len(args)-1]
+	if len(args) == 2 {
+		oldRef = args[0]
+	}
+	l1, err := f.layerOne(pol)
+	if err != nil {
+		return err
+	}
+	stderr := cmd.ErrOrStderr()
+	req := gate.Request{
+		Old: oldRef, New: newRef, Policy: pol, Layers: layers, HotfixCVEs: f.hotfix, Budget: f.budget,
+		Images: f.imageOptions(), CacheDir: f.cacheDir(),
+		Checks: func(p plan.Plan, pol *config.Policy) gate.Layers {
+			return gate.Layers{check.L1Diff: {Checks: l1(p)}}
+		},
+		Log:   f.logger(stderr),
+		RunID: newRunID(time.Now()),
+		Tool:  report.Tool{Name: "plimsoll", Version: Version()},
+	}
+	if !f.noProgress {
+		req.Emit = newProgress(stderr).event
+	}
+	rep, err := gate.Check(cmd.Context(), req)
+	if err != nil {
+		return err
+	}
+	if err := enc.Encode(cmd.OutOrStdout(), rep); err != nil {
+		return err
+	}
+	if f.reportDir != "" {
+		if _, err := report.WriteDir(f.reportDir, rep); err != nil {
+			return fmt.Errorf("write reports: %w", err)
+		}
+	}
+	if rep.Verdict.Decision != verdict.Go {
+		return &DecisionError{Decision: rep.Verdict.Decision, Summary: rep.Verdict.Summary}
+	}
+	return nil
+}
+
+// layerOne returns a builder of Layer 1's checks for a plan, with the scanners chosen here.
+func (f *checkFlags) layerOne(pol *config.Policy) (func(plan.Plan) []check.Check, error) {
+	dbDir := f.vulnDB
+	if dbDir == "" {
+		dbDir = pol.Vulnerabilities.DB
+	}
+	if dbDir == "" {
+		dbDir = grype.DefaultDBDir()
+	}
+	db := &grype.Matcher{DBDir: dbDir}
+	oldM, oldSrc, err := matcherFor(f.oldVulns, db)
+	if err != nil {
+		return nil, err
+	}
+	newM, newSrc, err := matcherFor(f.newVulns, db)
+	if err != nil {
+		return nil, err
+	}
+	source := newSrc
+	if oldSrc != newSrc {
+		source = "old: " + oldSrc + "; new: " + newSrc
+	}
+	cat := &syftscan.Cataloger{CacheDir: filepath.Join(f.cacheDir(), "inventory")}
+	return func(p plan.Plan) []check.Check {
+		return imagediff.New(imagediff.Config{
+			Cataloger: cat, Old: oldM, New: newM, Source: source,
+			Diff: pol.Diff, Vulns: pol.Vulnerabilities, HotfixCVEs: p.HotfixCVEs,
+			Major:   p.Kind == plan.Major || p.Kind == plan.Distro,
+			SBOMDir: f.sbomDir, WriteSBOMs: syftscan.WriteSBOMs,
+		})
+	}, nil
+}
+
+// importedFindings is a vulnerability report read from a file: the same findings whatever the inventory.
+type importedFindings []scan.Finding
+
+func (i importedFindings) Findings(context.Context, *scan.Inventory) ([]scan.Finding, error) {
+	return i, nil
+}
+
+// matcherFor returns the matcher for one image: its imported report when one was given, else the database.
+func matcherFor(path string, db *grype.Matcher) (imagediff.Matcher, string, error) {
+	if path == "" {
+		return db, "grype database " + db.DBDir, nil
+	}
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: vulnerability report: %v", ErrUsage, err)
+	}
+	defer fh.Close()
+	fs, format, err := reportjson.Parse(fh)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: vulnerability report %s: %v", ErrUsage, path, err)
+	}
+	return importedFindings(fs), format + " report " + path, nil
+}
+
+func parseLayers(ss []string) ([]check.Layer, error) {
+	if ss == nil {
+		return nil, nil
+	}
+	var out []check.Layer
+	for _, s := range ss {
+		for _, part := range strings.Split(s, ",") {
+			l, err := check.ParseLayer(part)
+			if err != nil {
+				return nil, fmt.Errorf("%w: --layers: %v", ErrUsage, err)
+			}
+			out = append(out, l)
+		}
+	}
+	return out, nil
+}
+
+// newRunID names a run: its UTC start time and a random suffix.
+func newRunID(now time.Time) string {
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b)
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Set up a machine for plimsoll: make sure a Docker engine answers (installing Debian's
+# docker.io and starting dockerd in the background when none does) and build bin/plimsoll.
+# Safe to run again: it does only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+docker_answers() { docker info >/dev/null 2>&1; }
+
+if ! docker_answers; then
+  if ! command -v dockerd >/dev/null 2>&1; then
+    echo "setup: installing docker.io" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq docker.io >/dev/null
+  fi
+  if ! docker_answers; then
+    echo "setup: starting dockerd" >&2
+    mkdir -p /var/log
+    nohup dockerd >/var/log/plimsoll-dockerd.log 2>&1 &
+    for _ in $(seq 1 60); do
+      docker_answers && break
+      sleep 1
+    done
+    docker_answers || { echo "setup: dockerd did not come up; see /var/log/plimsoll-dockerd.log" >&2; exit 1; }
+  fi
+fi
+
+echo "setup: building bin/plimsoll" >&2
+mkdir -p bin
+go build -trimpath -o bin/plimsoll ./cmd/plimsoll
+echo "setup: ready ($(bin/plimsoll version), docker $(docker version --format '{{.Server.Version}}'))" >&2
