@@ -23,7 +23,7 @@ build new 1.0.1
 
 set +e
 "$plimsoll" check plimsoll-demo:1.0.0 plimsoll-demo:1.0.1 \
-  --vuln-db "$vulndb" --sbom-dir "$report/sbom" --report-dir "$report" "$@"
+  --policy demo/policy.yaml --vuln-db "$vulndb" --sbom-dir "$report/sbom" --report-dir "$report" "$@"
 code=$?
 set -e
 echo "demo: plimsoll exited $code; reports in $report/" >&2

@@ -35,9 +35,9 @@ func main() {
 	interrupted := ctx.Err() != nil
 	stop()
 	code := exitCode(err, interrupted)
-	var d *cli.DecisionError
-	if err != nil && !errors.As(err, &d) {
-		// One line, whatever the error: a policy's problems are joined with "; ".
+	// CAUTION and NO-GO were reported on stdout; anything else also gets one line on stderr,
+	// whatever the error: a policy's problems are joined with "; ".
+	if d := (*cli.DecisionError)(nil); err != nil && (!errors.As(err, &d) || d.Decision == verdict.Error) {
 		fmt.Fprintln(os.Stderr, "plimsoll: "+strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
 	os.Exit(code)

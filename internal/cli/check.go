@@ -83,19 +83,21 @@ func runCheck(cmd *cobra.Command, f *checkFlags, args []string) error {
 	if len(args) == 2 {
 		oldRef = args[0]
 	}
-	l1, err := f.layerOne(pol)
+	stderr := cmd.ErrOrStderr()
+	log, runID := f.logger(stderr), newRunID(time.Now())
+	comp, err := newComposer(f, pol, runID, log)
 	if err != nil {
 		return err
 	}
-	stderr := cmd.ErrOrStderr()
+	defer comp.close(cmd.Context())
 	req := gate.Request{
 		Old: oldRef, New: newRef, Policy: pol, Layers: layers, HotfixCVEs: f.hotfix, Budget: f.budget,
 		Images: f.imageOptions(), CacheDir: f.cacheDir(),
-		Checks: func(p plan.Plan, pol *config.Policy) gate.Layers {
-			return gate.Layers{check.L1Diff: {Checks: l1(p)}}
+		Checks: func(p plan.Plan, run []check.Layer, pol *config.Policy) gate.Layers {
+			return comp.layers(cmd.Context(), p, run, pol)
 		},
-		Log:   f.logger(stderr),
-		RunID: newRunID(time.Now()),
+		Log:   log,
+		RunID: runID,
 		Tool:  report.Tool{Name: "plimsoll", Version: Version()},
 	}
 	if !f.noProgress {
@@ -114,7 +116,11 @@ func runCheck(cmd *cobra.Command, f *checkFlags, args []string) error {
 		}
 	}
 	if rep.Verdict.Decision != verdict.Go {
-		return &DecisionError{Decision: rep.Verdict.Decision, Summary: rep.Verdict.Summary}
+		d := &DecisionError{Decision: rep.Verdict.Decision, Summary: rep.Verdict.Summary}
+		if len(rep.Verdict.Reasons) > 0 {
+			d.Reason = rep.Verdict.Reasons[0].String()
+		}
+		return d
 	}
 	return nil
 }

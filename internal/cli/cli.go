@@ -23,9 +23,16 @@ var ErrUsage = errors.New("usage")
 type DecisionError struct {
 	Decision verdict.Decision
 	Summary  string
+	// Reason is the first reason behind the decision, "" when there is none.
+	Reason string
 }
 
-func (e *DecisionError) Error() string { return string(e.Decision) + ": " + e.Summary }
+func (e *DecisionError) Error() string {
+	if e.Reason == "" {
+		return string(e.Decision) + ": " + e.Summary
+	}
+	return string(e.Decision) + ": " + e.Summary + "; " + e.Reason
+}
 
 // version is set at build time with -ldflags "-X github.com/plimsoll/plimsoll/internal/cli.version=…".
 var version = ""
@@ -65,7 +72,7 @@ Exit codes: 0 GO, 10 CAUTION, 20 NO-GO, 1 could not decide (error),
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return fmt.Errorf("%w: %v", ErrUsage, err)
 	})
-	root.AddCommand(newCheckCmd(), newPlanCmd(), newVulnDBCmd(), newVersionCmd())
+	root.AddCommand(newCheckCmd(), newPlanCmd(), newVulnDBCmd(), newGCCmd(), newVersionCmd())
 	return root
 }
 

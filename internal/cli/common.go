@@ -52,6 +52,14 @@ func (c *common) policy() (*config.Policy, error) {
 	return p, err
 }
 
+// policyDir is where paths in the policy file are read from: its folder, or the working directory.
+func (c *common) policyDir() string {
+	if c.policyPath == "" {
+		return "."
+	}
+	return filepath.Dir(c.policyPath)
+}
+
 func (c *common) imageOptions() image.Options { return image.Options{Insecure: c.insecure} }
 
 func (c *common) cacheDir() string {

@@ -82,9 +82,7 @@ func runLayers(ctx context.Context, env *check.Env, avail Layers, planned, exclu
 			if err != nil {
 				return nil, nil, nil, err
 			}
-			for _, r := range res {
-				rl.Status = check.Worst(rl.Status, r.Status)
-			}
+			rl.Status = layerStatus(res)
 			rl.Results = append(rl.Results, res...)
 			results = append(results, res...)
 			rl.State, rl.Duration = report.StateRan, report.Duration(time.Since(start))
@@ -99,6 +97,21 @@ func runLayers(ctx context.Context, env *check.Env, avail Layers, planned, exclu
 		layers = append(layers, rl)
 	}
 	return layers, runs, results, nil
+}
+
+// layerStatus is the worst status of a layer's results, where a skipped check counts only
+// when every check was skipped: one check with nothing to do does not make a layer "skipped".
+func layerStatus(res []check.Result) check.Status {
+	worst, ran := check.StatusPass, false
+	for _, r := range res {
+		if r.Status != check.StatusSkipped {
+			worst, ran = check.Worst(worst, r.Status), true
+		}
+	}
+	if !ran {
+		return check.StatusSkipped
+	}
+	return worst
 }
 
 // runLayer runs the checks of one layer in order and then releases what they share. Only

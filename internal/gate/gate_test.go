@@ -70,6 +70,30 @@ func TestRunLayersStates(t *testing.T) {
 	}
 }
 
+func TestLayerStatus(t *testing.T) {
+	r := func(ss ...check.Status) []check.Result {
+		var out []check.Result
+		for _, s := range ss {
+			out = append(out, check.Result{Status: s})
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		in   []check.Result
+		want check.Status
+	}{
+		{r(check.StatusPass, check.StatusSkipped), check.StatusPass},
+		{r(check.StatusSkipped, check.StatusSkipped), check.StatusSkipped},
+		{r(check.StatusSkipped, check.StatusWarn), check.StatusWarn},
+		{r(check.StatusFail, check.StatusPass), check.StatusFail},
+		{nil, check.StatusSkipped},
+	} {
+		if got := layerStatus(tt.in); got != tt.want {
+			t.Errorf("layerStatus(%v) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
 func TestRunOneTurnsErrorsAndPanicsIntoResults(t *testing.T) {
 	boom := fake{name: "boom", run: func(context.Context) (check.Result, error) { panic("nil map") }}
 	broken := fake{name: "broken", run: func(context.Context) (check.Result, error) { return check.Result{}, errors.New("daemon gone") }}

@@ -33,9 +33,10 @@ type Request struct {
 	Images image.Options
 	// CacheDir keeps layer-derived results (image facts) between runs; "" keeps none.
 	CacheDir string
-	// Checks builds the checks this build can run for the plan. It is where the caller picks
-	// implementations (scanners, runtimes); a layer it leaves out is reported as not run.
-	Checks func(p plan.Plan, pol *config.Policy) Layers
+	// Checks builds the checks this build can run for the plan; run are the layers that will
+	// run (the plan narrowed by Layers). It is where the caller picks implementations
+	// (scanners, runtimes); a layer it leaves out is reported as not run.
+	Checks func(p plan.Plan, run []check.Layer, pol *config.Policy) Layers
 	// Emit receives progress events; nil discards them.
 	Emit func(Event)
 	// Log receives diagnostics; nil discards them.
@@ -89,7 +90,13 @@ func Check(ctx context.Context, req Request) (*report.Report, error) {
 	}
 	var avail Layers
 	if req.Checks != nil && len(planned) > 0 {
-		avail = req.Checks(p, pol)
+		var run []check.Layer
+		for _, l := range planned {
+			if !slices.Contains(excluded, l) {
+				run = append(run, l)
+			}
+		}
+		avail = req.Checks(p, run, pol)
 	}
 	budget := p.Budget
 	if req.Budget > 0 {

@@ -139,7 +139,7 @@ func Decide(p Policy, runs []LayerRun, results []check.Result) Verdict {
 	case worst == check.StatusError || worst == check.StatusInconclusive:
 		v.Decision, v.Summary = Error, "could not decide: "+count(results, check.StatusError, check.StatusInconclusive)+" could not be measured"
 	case worst == check.StatusWarn:
-		v.Decision, v.Summary = Caution, count(results, check.StatusWarn)+" worse than baseline"
+		v.Decision, v.Summary = Caution, count(results, check.StatusWarn)+" warned"
 	case ran == 0:
 		v.Decision, v.Summary = Error, "could not decide: no layer ran"
 	case len(unverified) > 0:

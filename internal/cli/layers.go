@@ -1,0 +1,139 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"slices"
+
+	"github.com/plimsoll/plimsoll/internal/check"
+	"github.com/plimsoll/plimsoll/internal/check/harden"
+	"github.com/plimsoll/plimsoll/internal/check/readonly"
+	"github.com/plimsoll/plimsoll/internal/check/smoke"
+	"github.com/plimsoll/plimsoll/internal/check/structure"
+	"github.com/plimsoll/plimsoll/internal/config"
+	"github.com/plimsoll/plimsoll/internal/cst"
+	"github.com/plimsoll/plimsoll/internal/gate"
+	"github.com/plimsoll/plimsoll/internal/plan"
+	"github.com/plimsoll/plimsoll/internal/runtime/docker"
+	"github.com/plimsoll/plimsoll/internal/sign"
+)
+
+// runtimeLayers are the layers that start containers.
+var runtimeLayers = []check.Layer{check.L2Smoke, check.L3Functional, check.L4Perf, check.L5Harden, check.L6Soak}
+
+// composer picks the implementations of every layer this build can run: the one place where
+// scanners, the container engine and verifiers are chosen.
+type composer struct {
+	flags     *checkFlags
+	policyDir string
+	runID     string
+	log       *slog.Logger
+	layerOne  func(plan.Plan) []check.Check
+	verifier  *sign.Verifier
+	signOpts  []sign.Option
+	// engine is the Docker engine, started at most once per run; engineErr says why there is none.
+	engine    *docker.Runtime
+	engineErr error
+}
+
+// newComposer checks everything that can be checked before the run (scanners, the signature
+// policy, structure-test files), so a mistake there is a usage error, not a verdict.
+func newComposer(f *checkFlags, pol *config.Policy, runID string, log *slog.Logger) (*composer, error) {
+	c := &composer{flags: f, policyDir: f.policyDir(), runID: runID, log: log}
+	var err error
+	if c.layerOne, err = f.layerOne(pol); err != nil {
+		return nil, err
+	}
+	c.signOpts = []sign.Option{sign.WithLogger(log)}
+	if f.insecure {
+		c.signOpts = append(c.signOpts, sign.WithInsecure())
+	}
+	if c.verifier, err = sign.NewVerifier(pol.Harden.Signature, c.policyDir, c.signOpts...); err != nil {
+		return nil, fmt.Errorf("%w: policy harden.signature: %v", ErrUsage, err)
+	}
+	for _, file := range pol.Smoke.StructureTests {
+		if _, err := cst.Load(c.structurePath(file)); err != nil {
+			return nil, fmt.Errorf("%w: policy smoke.structureTests: %v", ErrUsage, err)
+		}
+	}
+	return c, nil
+}
+
+func (c *composer) structurePath(file string) string {
+	if filepath.IsAbs(file) {
+		return file
+	}
+	return filepath.Join(c.policyDir, file)
+}
+
+// layers returns the checks of the layers that run. It is called once the plan is known, so
+// a run that starts no container never needs a container engine.
+func (c *composer) layers(ctx context.Context, p plan.Plan, run []check.Layer, pol *config.Policy) gate.Layers {
+	ls := gate.Layers{check.L1Diff: {Checks: c.layerOne(p)}}
+	l5 := harden.New(pol.Harden, c.verifier, harden.WithApp(pol.App), harden.WithAttachments(c.signOpts...))
+	if !slices.ContainsFunc(run, func(l check.Layer) bool { return slices.Contains(runtimeLayers, l) }) {
+		ls[check.L5Harden] = gate.Layer{Checks: l5}
+		return ls
+	}
+	rt, err := c.startEngine(ctx)
+	if err != nil {
+		ls[check.L2Smoke] = gate.Layer{Checks: []check.Check{unavailable{"engine", err}}}
+		ls[check.L5Harden] = gate.Layer{Checks: append(l5, unavailable{"read-only-root", err})}
+		return ls
+	}
+	sess, l2 := smoke.NewSession(rt, rt, pol.App, pol.Smoke, c.runID)
+	files := make([]string, len(pol.Smoke.StructureTests))
+	for i, f := range pol.Smoke.StructureTests {
+		files[i] = c.structurePath(f)
+	}
+	if st, err := structure.New(files, "", rt, rt, c.runID); err != nil {
+		l2 = append(l2, unavailable{"structure", err})
+	} else {
+		l2 = append(l2, st...)
+	}
+	ls[check.L2Smoke] = gate.Layer{Checks: l2, Close: sess.Close}
+	ls[check.L5Harden] = gate.Layer{Checks: append(l5, readonly.New(rt, rt, pol.App, pol.Harden, c.runID))}
+	return ls
+}
+
+// startEngine connects to the Docker engine once per run and removes the containers that
+// runs killed before they could clean up left behind.
+func (c *composer) startEngine(ctx context.Context) (*docker.Runtime, error) {
+	if c.engine != nil || c.engineErr != nil {
+		return c.engine, c.engineErr
+	}
+	c.engine, c.engineErr = docker.New(ctx, docker.WithLogger(c.log))
+	if c.engineErr == nil {
+		if removed, err := c.engine.GC(ctx, docker.GCOptions{}); err != nil {
+			c.log.Warn("removing containers of dead runs failed", "err", err)
+		} else if len(removed) > 0 {
+			c.log.Info("removed containers of dead runs", "containers", removed)
+		}
+	}
+	return c.engine, c.engineErr
+}
+
+// close removes whatever containers of this run are still there (a start interrupted by a
+// signal) and lets go of the engine.
+func (c *composer) close(ctx context.Context) {
+	if c.engine == nil {
+		return
+	}
+	if _, err := c.engine.StopRun(context.WithoutCancel(ctx), c.runID); err != nil {
+		c.log.Warn("removing this run's containers failed", "err", err)
+	}
+	_ = c.engine.Close()
+}
+
+// unavailable is a check that could not be set up (no container engine, say). It reports the
+// reason as an error, so its layer can never count as passed.
+type unavailable struct {
+	name string
+	err  error
+}
+
+func (u unavailable) Name() string { return u.name }
+
+func (u unavailable) Run(context.Context, *check.Env) (check.Result, error) { return check.Result{}, u.err }

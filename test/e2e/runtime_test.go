@@ -1,0 +1,223 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/plimsoll/plimsoll/internal/sign/signtest"
+	"github.com/plimsoll/plimsoll/internal/testenv"
+)
+
+// appPolicy is a policy for test/testapp images; extra is appended (more harden: keys, say).
+func appPolicy(t *testing.T, extra string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "policy.yaml")
+	body := `apiVersion: plimsoll/v1
+kind: Policy
+app:
+  port: 8080
+  health: {http: /healthz, timeout: 20s}
+smoke:
+  stayUp: 1s
+  binaries: [/usr/local/bin/testapp]
+  requests:
+    - {path: /, expect: "hello from testapp"}
+` + extra
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// layoutPair writes old and new into one OCI layout, tagged "old" and "new".
+func layoutPair(t *testing.T, old, new v1.Image) (string, string) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "oci")
+	lp, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for tag, img := range map[string]v1.Image{"old": old, "new": new} {
+		if err := lp.AppendImage(img, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": tag})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return "oci-dir:" + dir + ":old", "oci-dir:" + dir + ":new"
+}
+
+// containersOf lists the containers (running or not) carrying label=value.
+func containersOf(t *testing.T, label, value string) []string {
+	t.Helper()
+	out, err := exec.Command("docker", "ps", "-aq", "--filter", "label="+label+"="+value).Output()
+	if err != nil {
+		t.Fatalf("docker ps: %v", err)
+	}
+	return strings.Fields(string(out))
+}
+
+// TestHardenedSignedImageIsGO is the whole gate on a good upgrade: both images in a loopback
+// registry, the new one signed with a key and carrying an SBOM referrer, Layers 1, 2 and 5 run
+// for real, and the verdict is GO.
+func TestHardenedSignedImageIsGO(t *testing.T) {
+	testenv.Docker(t)
+	host := signtest.StartRegistry(t, true)
+	repo, err := name.NewRepository(host + "/acme/app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	digests := map[string]v1.Hash{}
+	for _, v := range []string{"1.4.2", "1.4.3"} {
+		img := testenv.TestAppImage(t, testenv.TestAppOptions{Env: []string{"TESTAPP_VERSION=" + v}})
+		if err := remote.Write(repo.Tag(v), img); err != nil {
+			t.Fatal(err)
+		}
+		digests[v], _ = img.Digest()
+	}
+	signer := signtest.NewKeySigner(t)
+	signtest.SignClassic(t, repo, digests["1.4.3"], digests["1.4.3"], signer)
+	signtest.PutReferrer(t, repo, digests["1.4.3"], "application/spdx+json", "application/spdx+json",
+		[]byte(`{"spdxVersion":"SPDX-2.3","name":"app"}`), nil)
+	pol := appPolicy(t, "harden:\n  signature: {required: true, key: "+signer.PubPath+"}\n")
+	db := buildVulnDB(t, alpineAdvisories)
+	out := t.TempDir()
+	r := plimsoll(t, "check", "registry:"+repo.Tag("1.4.2").String(), "registry:"+repo.Tag("1.4.3").String(),
+		"--policy", pol, "--vuln-db", db, "--report-dir", out, "--no-progress")
+	if r.code != 0 {
+		t.Fatalf("exit %d, want 0 (GO)\n%s", r.code, r.stdout)
+	}
+	sum := summary(t, out)
+	if k := get(t, sum, "plan", "kind"); k != "patch" {
+		t.Errorf("plan kind = %v", k)
+	}
+	ran := map[float64]bool{}
+	for _, l := range get(t, sum, "layers").([]any) {
+		lm := l.(map[string]any)
+		if lm["state"] == "ran" {
+			ran[lm["layer"].(float64)] = true
+			for _, res := range lm["results"].([]any) {
+				rm := res.(map[string]any)
+				if rm["status"] != "pass" && !(rm["check"] == "dependencies" && rm["status"] == "skipped") {
+					t.Errorf("L%v %v: %v %v", lm["layer"], rm["check"], rm["status"], rm["message"])
+				}
+			}
+		}
+	}
+	if !ran[1] || !ran[2] || !ran[5] {
+		t.Errorf("layers that ran: %v, want 1, 2 and 5", ran)
+	}
+}
+
+// TestBrokenImagesAreNoGo gives a good OLD and a NEW with one fault each; the check named
+// must be the first reason of a NO-GO.
+func TestBrokenImagesAreNoGo(t *testing.T) {
+	testenv.Docker(t)
+	good := testenv.TestAppImage(t, testenv.TestAppOptions{})
+	signer := signtest.NewKeySigner(t)
+	relaxed := "harden:\n  sbom: {required: false}\n"
+	tests := []struct {
+		name   string
+		opts   testenv.TestAppOptions
+		policy string
+		layer  float64
+		check  string
+	}{
+		{"exits at start", testenv.TestAppOptions{Env: []string{"TESTAPP_MODE=exit"}}, relaxed, 2, "start"},
+		{"health never answers", testenv.TestAppOptions{Env: []string{"TESTAPP_MODE=nohealth"}}, relaxed, 2, "health"},
+		{"panics after start", testenv.TestAppOptions{Env: []string{"TESTAPP_MODE=panic-after-start"}}, relaxed, 2, "logs"},
+		{"runs as root", testenv.TestAppOptions{User: "0:0"}, relaxed, 5, "user"},
+		{"carries a shell", testenv.TestAppOptions{Shell: true}, relaxed, 5, "shell"},
+		{"needs a writable root", testenv.TestAppOptions{Env: []string{"TESTAPP_MODE=writeroot"}},
+			"harden:\n  readOnlyRoot: true\n  sbom: {required: false}\n", 5, "read-only-root"},
+		{"unsigned where a signature is required", testenv.TestAppOptions{Env: []string{"TESTAPP_VERSION=2"}},
+			"harden:\n  sbom: {required: false}\n  signature: {required: true, key: " + signer.PubPath + "}\n", 5, "signature"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			oldRef, newRef := layoutPair(t, good, testenv.TestAppImage(t, tt.opts))
+			out := t.TempDir()
+			r := plimsoll(t, "check", oldRef, newRef, "--layers", "smoke,harden", "--policy", appPolicy(t, tt.policy),
+				"--report-dir", out, "--no-progress")
+			if r.code != 20 {
+				t.Fatalf("exit %d, want 20 (NO-GO)\n%s", r.code, r.stdout)
+			}
+			first := get(t, summary(t, out), "verdict", "reasons", 0).(map[string]any)
+			if first["layer"] != tt.layer || first["check"] != tt.check || first["status"] != "fail" {
+				t.Errorf("first reason = L%v %v %v %q, want L%v %s fail", first["layer"], first["check"], first["status"], first["message"], tt.layer, tt.check)
+			}
+		})
+	}
+}
+
+func TestNoDockerEngineIsAnError(t *testing.T) {
+	oldRef, newRef := layoutPair(t, testenv.TestAppImage(t, testenv.TestAppOptions{}),
+		testenv.TestAppImage(t, testenv.TestAppOptions{Env: []string{"TESTAPP_VERSION=2"}}))
+	cmd := exec.Command(bin, "check", oldRef, newRef, "--layers", "smoke", "--policy", appPolicy(t, ""), "--no-progress")
+	cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+filepath.Join(t.TempDir(), "no-docker.sock"))
+	out, err := cmd.Output()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 1 {
+		t.Fatalf("err = %v, want exit 1 (could not decide)\n%s", err, out)
+	}
+	oneLine(t, result{code: 1, stderr: string(ee.Stderr)}, "no Docker engine answers")
+	if !strings.Contains(string(out), "ERROR") {
+		t.Errorf("the report does not say ERROR:\n%s", out)
+	}
+}
+
+// TestInterruptLeavesNothing kills runs at random points of Layers 2 and 5: after SIGINT or
+// SIGTERM the run removes its own containers; after SIGKILL the next `plimsoll gc` does.
+func TestInterruptLeavesNothing(t *testing.T) {
+	testenv.Docker(t)
+	good := testenv.TestAppImage(t, testenv.TestAppOptions{})
+	oldRef, newRef := layoutPair(t, good, testenv.TestAppImage(t, testenv.TestAppOptions{Env: []string{"TESTAPP_VERSION=2"}}))
+	pol := appPolicy(t, "harden:\n  sbom: {required: false}\n")
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	for i, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGKILL, syscall.SIGINT, syscall.SIGKILL} {
+		after := time.Duration(300+rng.IntN(4000)) * time.Millisecond
+		t.Run(fmt.Sprintf("%d-%s-after-%s", i, sig, after), func(t *testing.T) {
+			cmd := exec.Command(bin, "check", oldRef, newRef, "--layers", "smoke,harden", "--policy", pol, "--no-progress")
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			pid := strconv.Itoa(cmd.Process.Pid)
+			time.Sleep(after)
+			_ = cmd.Process.Signal(sig)
+			err := cmd.Wait()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			}
+			switch sig {
+			case syscall.SIGKILL:
+				gc := exec.Command(bin, "gc")
+				if b, err := gc.CombinedOutput(); err != nil {
+					t.Fatalf("plimsoll gc: %v\n%s", err, b)
+				}
+			default:
+				// A run that finished before the signal exits with its verdict; else 130.
+				if code != 130 && code != 10 {
+					t.Errorf("exit %d after %s, want 130 (or 10 when the run had finished)", code, sig)
+				}
+			}
+			if left := containersOf(t, "plimsoll.pid", pid); len(left) > 0 {
+				t.Errorf("%d containers left behind after %s: %v", len(left), sig, left)
+				_ = exec.CommandContext(context.Background(), "docker", append([]string{"rm", "-f"}, left...)...).Run()
+			}
+		})
+	}
+}
