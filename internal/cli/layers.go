@@ -136,4 +136,6 @@ type unavailable struct {
 
 func (u unavailable) Name() string { return u.name }
 
-func (u unavailable) Run(context.Context, *check.Env) (check.Result, error) { return check.Result{}, u.err }
+func (u unavailable) Run(context.Context, *check.Env) (check.Result, error) {
+	return check.Result{}, u.err
+}

@@ -32,7 +32,9 @@ func (f fixed) Findings(context.Context, *scan.Inventory) ([]scan.Finding, error
 
 type failing struct{ err error }
 
-func (f failing) Findings(context.Context, *scan.Inventory) ([]scan.Finding, error) { return nil, f.err }
+func (f failing) Findings(context.Context, *scan.Inventory) ([]scan.Finding, error) {
+	return nil, f.err
+}
 
 func img(ref string, cfg v1.Config) *image.Image {
 	return &image.Image{Ref: ref, Config: &v1.ConfigFile{OS: "linux", Architecture: "amd64", Config: cfg}}
@@ -93,7 +95,7 @@ func TestVulnerabilities(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cat := &fakeCataloger{inv: map[*image.Image]*scan.Inventory{old: {}, new: {}}}
 			checks := New(Config{Cataloger: cat, Old: fixed(tt.old), New: fixed(tt.new), Source: "test",
-				Vulns: config.Vulnerabilities{FailOn: "high", AllowNewOnMajor: tt.allowMajor, Ignore: tt.ignore},
+				Vulns:      config.Vulnerabilities{FailOn: "high", AllowNewOnMajor: tt.allowMajor, Ignore: tt.ignore},
 				HotfixCVEs: tt.hotfix, Major: tt.major})
 			r := run(t, checks[2], &check.Env{Old: old, New: new})
 			if r.Status != tt.want || !strings.Contains(r.Message, tt.says) {
