@@ -7,7 +7,7 @@ setup:            ## docker engine up (installed if missing) and bin/plimsoll bu
 	bash scripts/setup.sh
 
 build:
-	$(GO) build -trimpath -o bin/plimsoll ./cmd/plimsoll
+	$(GO) build -o bin/plimsoll ./cmd/plimsoll
 
 demo: setup       ## build the two demo images and check the upgrade
 	bash scripts/demo.sh
@@ -17,7 +17,7 @@ test: setup       ## unit, integration and end-to-end tests against the real Doc
 	PLIMSOLL_REQUIRE_DOCKER=1 $(GO) test -count=1 -timeout 60m ./...
 
 bench:            ## Layer 1 cold/warm on the Alpine pair, image facts
-	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/scan/syft/ ./internal/image/
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/scan/syft/ ./internal/image/ ./internal/runtime/docker/
 
 fuzz:             ## each fuzz target for 20 s
 	bash scripts/fuzz.sh 20s

@@ -28,5 +28,5 @@ fi
 
 echo "setup: building bin/plimsoll" >&2
 mkdir -p bin
-go build -trimpath -o bin/plimsoll ./cmd/plimsoll
+go build -o bin/plimsoll ./cmd/plimsoll  # same flags as the tests, so both share one build cache
 echo "setup: ready ($(bin/plimsoll version), docker $(docker version --format '{{.Server.Version}}'))" >&2

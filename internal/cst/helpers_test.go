@@ -22,7 +22,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
-	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/client"
 
 	"github.com/plimsoll/plimsoll/internal/image"
@@ -252,31 +251,21 @@ func (e engine) load(t testing.TB, img v1.Image) {
 	})
 }
 
-// split is the engine's runtime with the StreamLogger capability, read straight from the
-// engine: the test double for a runtime that tells stdout from stderr.
-type split struct{ engine }
-
-func (s split) Start(ctx context.Context, spec runtime.Spec) (runtime.Instance, error) {
-	in, err := s.rt.Start(ctx, spec)
+// startedInstance starts a throwaway container of the probe image and returns its instance.
+func startedInstance(t *testing.T, e engine) runtime.Instance {
+	t.Helper()
+	img := probeImage(t, nil)
+	e.load(t, img) // removed again when the test ends
+	ref, err := e.rt.Ensure(context.Background(), img, "")
 	if err != nil {
-		return nil, err
+		t.Fatal(err)
 	}
-	return splitInstance{Instance: in, cli: s.cli}, nil
-}
-
-type splitInstance struct {
-	runtime.Instance
-	cli *client.Client
-}
-
-func (i splitInstance) StreamLogs(ctx context.Context, stdout, stderr io.Writer) error {
-	rc, err := i.cli.ContainerLogs(ctx, i.ID(), client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true})
+	in, err := e.rt.Start(context.Background(), runtime.Spec{Image: ref, RunID: newRunID(), Role: "probe", Cmd: []string{"out", "x"}})
 	if err != nil {
-		return err
+		t.Fatal(err)
 	}
-	defer rc.Close()
-	_, err = stdcopy.StdCopy(stdout, stderr, rc)
-	return err
+	t.Cleanup(func() { _ = in.Stop(context.Background()) })
+	return in
 }
 
 // outcomes maps each result's name to its outcome, for compact assertions; duplicate names

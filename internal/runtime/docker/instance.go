@@ -148,8 +148,12 @@ func (in *instance) Exec(ctx context.Context, cmd []string) (runtime.ExecResult,
 	}
 }
 
-// Logs implements runtime.Instance.
-func (in *instance) Logs(ctx context.Context, w io.Writer) error {
+// Logs implements runtime.Instance: stdout and stderr interleaved as the engine kept them.
+func (in *instance) Logs(ctx context.Context, w io.Writer) error { return in.StreamLogs(ctx, w, w) }
+
+// StreamLogs writes the container's stdout and stderr so far to separate writers: an optional
+// capability beyond runtime.Instance, for callers that judge the two apart (structure tests).
+func (in *instance) StreamLogs(ctx context.Context, stdout, stderr io.Writer) error {
 	if in.gone() {
 		return fmt.Errorf("logs of %s: %w", in.name, runtime.ErrRemoved)
 	}
@@ -158,7 +162,7 @@ func (in *instance) Logs(ctx context.Context, w io.Writer) error {
 		return in.fail("logs of", err)
 	}
 	defer rc.Close()
-	if _, err := stdcopy.StdCopy(w, w, rc); err != nil {
+	if _, err := stdcopy.StdCopy(stdout, stderr, rc); err != nil {
 		return fmt.Errorf("logs of %s: %w", in.name, err)
 	}
 	return nil
