@@ -183,9 +183,16 @@ func wantSet(paths ...string) map[string]bool {
 func absPath(p string) string { return path.Clean("/" + p) }
 
 // resolvePath follows the links (path → absolute target) along every component of the absolute
-// path p, as the kernel would inside the image's root. ok is false when links loop.
+// path p. ok is false when links loop.
 func resolvePath(links map[string]string, p string) (string, bool) {
-	resolved := "/"
+	return ResolvePath(p, func(q string) (string, bool) { t, ok := links[q]; return t, ok })
+}
+
+// ResolvePath follows links along every component of the absolute path p, as the kernel would
+// inside an image's root filesystem. link reports whether the absolute path q is a link and
+// its absolute target. ok is false when the links loop (more than 40 hops, the kernel's limit).
+func ResolvePath(p string, link func(q string) (target string, isLink bool)) (resolved string, ok bool) {
+	resolved = "/"
 	rest := strings.Split(p, "/")
 	for hops := 0; len(rest) > 0; {
 		c := rest[0]
@@ -198,7 +205,7 @@ func resolvePath(links map[string]string, p string) (string, bool) {
 			continue
 		}
 		next := path.Join(resolved, c)
-		target, isLink := links[next]
+		target, isLink := link(next)
 		if !isLink {
 			resolved = next
 			continue

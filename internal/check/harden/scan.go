@@ -19,9 +19,6 @@ const capabilityRecord = "SCHILY.xattr.security.capability"
 // maxAccountFile bounds what is read of /etc/passwd and /etc/group.
 const maxAccountFile = 1 << 20
 
-// maxLinkHops bounds the symbolic links followed for one path.
-const maxLinkHops = 40
-
 // fsScan is what the filesystem checks need of one image, read in one walk.
 type fsScan struct {
 	// links maps every symbolic and hard link to its absolute target.
@@ -150,31 +147,7 @@ func underTmp(p string) bool {
 // resolve follows links along every component of the absolute path p, as the kernel would
 // inside the image's root. ok is false when the links loop.
 func (sc *fsScan) resolve(p string) (string, bool) {
-	resolved := "/"
-	rest := strings.Split(p, "/")
-	for hops := 0; len(rest) > 0; {
-		c := rest[0]
-		rest = rest[1:]
-		switch c {
-		case "", ".":
-			continue
-		case "..":
-			resolved = path.Dir(resolved)
-			continue
-		}
-		next := path.Join(resolved, c)
-		target, isLink := sc.links[next]
-		if !isLink {
-			resolved = next
-			continue
-		}
-		if hops++; hops > maxLinkHops {
-			return "", false
-		}
-		rest = append(strings.Split(target, "/"), rest...)
-		resolved = "/"
-	}
-	return resolved, true
+	return image.ResolvePath(p, func(q string) (string, bool) { t, ok := sc.links[q]; return t, ok })
 }
 
 // regular returns the regular file p leads to, "" when it leads to none.

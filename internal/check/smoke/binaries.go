@@ -6,13 +6,9 @@ import (
 	"fmt"
 	"io"
 	"path"
-	"strings"
 
 	"github.com/plimsoll/plimsoll/internal/image"
 )
-
-// maxLinkHops bounds the symbolic links followed for one path, as the kernel's limit does.
-const maxLinkHops = 40
 
 // entry is what the binaries check needs of one file of the image.
 type entry struct {
@@ -72,33 +68,14 @@ func binaryOutcome(entries map[string]entry, p string) outcome {
 // resolve follows the symbolic links of entries along every component of the absolute path p,
 // as the kernel would inside the image's root. ok is false when links loop.
 func resolve(entries map[string]entry, p string) (string, bool) {
-	resolved := "/"
-	rest := strings.Split(p, "/")
-	for hops := 0; len(rest) > 0; {
-		c := rest[0]
-		rest = rest[1:]
-		switch c {
-		case "", ".":
-			continue
-		case "..":
-			resolved = path.Dir(resolved)
-			continue
-		}
-		next := path.Join(resolved, c)
-		e, ok := entries[next]
+	return image.ResolvePath(p, func(q string) (string, bool) {
+		e, ok := entries[q]
 		if !ok || e.typ != tar.TypeSymlink {
-			resolved = next
-			continue
-		}
-		if hops++; hops > maxLinkHops {
 			return "", false
 		}
-		target := e.link
-		if !path.IsAbs(target) {
-			target = path.Join(resolved, target)
+		if path.IsAbs(e.link) {
+			return e.link, true
 		}
-		rest = append(strings.Split(target, "/"), rest...)
-		resolved = "/"
-	}
-	return resolved, true
+		return path.Join(path.Dir(q), e.link), true
+	})
 }

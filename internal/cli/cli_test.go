@@ -1,0 +1,122 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+
+	"github.com/plimsoll/plimsoll/internal/check"
+	"github.com/plimsoll/plimsoll/internal/gate"
+	"github.com/plimsoll/plimsoll/internal/testenv"
+)
+
+func execute(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	err := Execute(context.Background(), args, &out, &errb)
+	return out.String(), errb.String(), err
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"check"}, {"check", "a", "b", "c"}, {"check", "--nope", "x"}, {"check", "--layers", "0", "x"},
+		{"check", "-o", "junit", "x"}, {"check", "--budget", "soon", "x"}, {"plan"}, {"plan", "-o", "yaml", "x"},
+		{"version", "extra"}, {"vulndb", "build", "x"}, {"gc", "extra"},
+		{"check", "--policy", filepath.Join(t.TempDir(), "missing.yaml"), "x"},
+		{"check", "--old-vulns", filepath.Join(t.TempDir(), "missing.json"), "x"},
+	} {
+		_, _, err := execute(t, args...)
+		if !errors.Is(err, ErrUsage) {
+			t.Errorf("%q: err = %v, want a usage error", args, err)
+		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	out, _, err := execute(t, "version")
+	if err != nil || !regexp.MustCompile(`^plimsoll \S+\n$`).MatchString(out) {
+		t.Errorf("version = %q, %v", out, err)
+	}
+}
+
+func TestPlan(t *testing.T) {
+	dir := t.TempDir()
+	lp, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"3.19.4", "3.20.3"} {
+		if err := lp.AppendImage(testenv.AlpineImage(t, v), layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": v})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old, new := "oci-dir:"+dir+":3.19.4", "oci-dir:"+dir+":3.20.3"
+	cache := "--cache-dir=" + t.TempDir()
+	out, _, err := execute(t, "plan", old, new, cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"upgrade:   distro (risk high)", "layers:    L1 diff, L2 smoke, L3 functional, L4 perf, L5 harden, L6 soak", "musl"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan output lacks %q:\n%s", want, out)
+		}
+	}
+	out, _, err = execute(t, "plan", "-o", "json", old, new, cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Old, New struct{ Digest string }
+		Plan     struct {
+			Kind   string
+			Layers []int
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("plan -o json: %v\n%s", err, out)
+	}
+	if got.Plan.Kind != "distro" || len(got.Plan.Layers) != 6 || got.Old.Digest == got.New.Digest || got.New.Digest == "" {
+		t.Errorf("plan json = %+v", got)
+	}
+}
+
+func TestParseLayers(t *testing.T) {
+	got, err := parseLayers([]string{"1,harden", "L2"})
+	if err != nil || len(got) != 3 || got[0] != check.L1Diff || got[1] != check.L5Harden || got[2] != check.L2Smoke {
+		t.Errorf("parseLayers = %v, %v", got, err)
+	}
+	if got, err := parseLayers(nil); got != nil || err != nil {
+		t.Errorf("no --layers = %v, %v; want nil: the plan as it is", got, err)
+	}
+}
+
+func TestRunID(t *testing.T) {
+	id := newRunID(time.Date(2026, 11, 24, 14, 5, 6, 0, time.UTC))
+	if !regexp.MustCompile(`^20261124T140506Z-[0-9a-f]{6}$`).MatchString(id) {
+		t.Errorf("run id %q", id)
+	}
+}
+
+func TestProgressPlainLines(t *testing.T) {
+	var b bytes.Buffer
+	p := newProgress(&b) // a buffer is no terminal: plain lines only
+	p.event(gate.Event{Kind: gate.EventPlanned, Message: "patch upgrade"})
+	p.event(gate.Event{Kind: gate.EventCheckStart, Layer: check.L1Diff, Check: "packages", Index: 1, Total: 3})
+	p.event(gate.Event{Kind: gate.EventCheckDone, Layer: check.L1Diff, Check: "packages", Status: check.StatusWarn, Index: 1, Total: 3, Elapsed: 1234 * time.Millisecond})
+	p.event(gate.Event{Kind: gate.EventLayerDone, Layer: check.L4Perf, Message: "not available in this build of plimsoll"})
+	want := "plan: patch upgrade\n" +
+		"L1 diff        [###.......] 1/3 packages         WARN         1.23s\n" +
+		"L4 perf        not available in this build of plimsoll\n"
+	if b.String() != want {
+		t.Errorf("progress:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
