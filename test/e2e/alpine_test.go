@@ -178,8 +178,10 @@ func TestAlpineDistroUpgrade(t *testing.T) {
 	for _, transport := range []string{"docker", "oci-dir", "docker-archive", "registry"} {
 		t.Run(transport, func(t *testing.T) {
 			out := t.TempDir()
-			r := plimsoll(t, "check", refs[transport][0], refs[transport][1], "--vuln-db", db, "--report-dir", out, "--no-progress")
-			// libc-utils was removed (CAUTION) and L2-L6 are not built yet: CAUTION, exit 10.
+			// The Alpine base images are no app: this is about the plan and Layer 1 (as a root
+			// image with a shell and no SBOM, Layer 5 would rightly say NO-GO).
+			r := plimsoll(t, "check", refs[transport][0], refs[transport][1], "--layers", "1", "--vuln-db", db, "--report-dir", out, "--no-progress")
+			// libc-utils was removed: CAUTION, exit 10.
 			if r.code != 10 {
 				t.Fatalf("exit %d, want 10 (CAUTION)\n%s", r.code, r.stdout)
 			}
