@@ -1,29 +1,32 @@
 #!/usr/bin/env bash
 # Set up a machine for plimsoll: make sure a Docker engine answers (installing Debian's
-# docker.io and starting dockerd in the background when none does) and build bin/plimsoll.
-# Safe to run again: it does only what is missing.
+# docker.io and starting dockerd in the background when none does), install the static busybox
+# the tests put into their images, and build bin/plimsoll. Safe to run again: it does only
+# what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 docker_answers() { docker info >/dev/null 2>&1; }
 
+missing=()
+command -v dockerd >/dev/null 2>&1 || docker_answers || missing+=(docker.io)
+dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static) # static: it runs FROM scratch
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
 if ! docker_answers; then
-  if ! command -v dockerd >/dev/null 2>&1; then
-    echo "setup: installing docker.io" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq docker.io >/dev/null
-  fi
-  if ! docker_answers; then
-    echo "setup: starting dockerd" >&2
-    mkdir -p /var/log
-    nohup dockerd >/var/log/plimsoll-dockerd.log 2>&1 &
-    for _ in $(seq 1 60); do
-      docker_answers && break
-      sleep 1
-    done
-    docker_answers || { echo "setup: dockerd did not come up; see /var/log/plimsoll-dockerd.log" >&2; exit 1; }
-  fi
+  echo "setup: starting dockerd" >&2
+  mkdir -p /var/log
+  nohup dockerd >/var/log/plimsoll-dockerd.log 2>&1 &
+  for _ in $(seq 1 60); do
+    docker_answers && break
+    sleep 1
+  done
+  docker_answers || { echo "setup: dockerd did not come up; see /var/log/plimsoll-dockerd.log" >&2; exit 1; }
 fi
 
 echo "setup: building bin/plimsoll" >&2
