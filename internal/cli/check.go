@@ -107,6 +107,9 @@ func runCheck(cmd *cobra.Command, f *checkFlags, args []string) error {
 	if err != nil {
 		return err
 	}
+	if enc.Format() == "text" && isTerminal(cmd.OutOrStdout()) {
+		enc = report.Text{Color: true}
+	}
 	if err := enc.Encode(cmd.OutOrStdout(), rep); err != nil {
 		return err
 	}

@@ -19,9 +19,12 @@ type progress struct {
 	tty bool
 }
 
-func newProgress(w io.Writer) *progress {
+func newProgress(w io.Writer) *progress { return &progress{w: w, tty: isTerminal(w)} }
+
+// isTerminal reports whether w is a terminal (a person watching), not a pipe or a file.
+func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	return &progress{w: w, tty: ok && term.IsTerminal(int(f.Fd()))}
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 func (p *progress) event(e gate.Event) {
