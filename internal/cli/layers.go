@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/plimsoll/plimsoll/internal/check"
+	"github.com/plimsoll/plimsoll/internal/check/functional"
 	"github.com/plimsoll/plimsoll/internal/check/harden"
 	"github.com/plimsoll/plimsoll/internal/check/readonly"
 	"github.com/plimsoll/plimsoll/internal/check/smoke"
@@ -80,6 +81,7 @@ func (c *composer) layers(ctx context.Context, p plan.Plan, run []check.Layer, p
 	rt, err := c.startEngine(ctx)
 	if err != nil {
 		ls[check.L2Smoke] = gate.Layer{Checks: []check.Check{unavailable{"engine", err}}}
+		ls[check.L3Functional] = gate.Layer{Checks: []check.Check{unavailable{"engine", err}}}
 		ls[check.L5Harden] = gate.Layer{Checks: append(l5, unavailable{"read-only-root", err})}
 		return ls
 	}
@@ -94,6 +96,7 @@ func (c *composer) layers(ctx context.Context, p plan.Plan, run []check.Layer, p
 		l2 = append(l2, st...)
 	}
 	ls[check.L2Smoke] = gate.Layer{Checks: l2, Close: sess.Close}
+	ls[check.L3Functional] = gate.Layer{Checks: functional.New(rt, rt, pol.App, pol.Functional, c.runID)}
 	ls[check.L5Harden] = gate.Layer{Checks: append(l5, readonly.New(rt, rt, pol.App, pol.Harden, c.runID))}
 	return ls
 }

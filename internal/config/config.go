@@ -44,6 +44,10 @@ type Policy struct {
 	App App `yaml:"app"`
 	// Smoke tunes the smoke test (L2).
 	Smoke Smoke `yaml:"smoke"`
+	// Functional tunes the application's test suite (L3).
+	Functional Functional `yaml:"functional"`
+	// Perf tunes the performance comparison (L4).
+	Perf Perf `yaml:"perf"`
 	// Harden tunes the hardening checks (L5).
 	Harden Harden `yaml:"harden"`
 }
@@ -93,6 +97,7 @@ func Default() *Policy {
 		Vulnerabilities: Vulnerabilities{FailOn: "high"},
 		App:             App{CPUs: 2, Memory: "1g", Health: Health{Timeout: 30 * time.Second, Interval: 250 * time.Millisecond}},
 		Smoke:           Smoke{StayUp: 2 * time.Second},
+		Functional:      DefaultFunctional(),
 		Harden:          Harden{UID: 65532, ReadOnlyRoot: true, SBOM: SBOMRule{Required: true}},
 	}
 }

@@ -77,6 +77,7 @@ vulnerabilities:
 			// These cases leave the runtime sections alone: they keep their defaults.
 			def := Default()
 			tt.want.App, tt.want.Smoke, tt.want.Harden = def.App, def.Smoke, def.Harden
+			tt.want.Functional, tt.want.Perf = def.Functional, def.Perf
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("Parse = %+v\nwant    %+v", got, tt.want)
 			}
@@ -147,7 +148,7 @@ unknownSection: {}
 			`line 18: vulnerabilities.allowNewOnMajor: "maybe" is not a boolean: write true or false`,
 			`line 19: vulnerabilities.ignore: want a list, found a mapping`,
 			`line 20: vulnerabilities.ignore: given twice (first at line 19)`,
-			`line 21: unknownSection: unknown field: use apiVersion, kind, plan, diff, vulnerabilities, app, smoke, harden`,
+			`line 21: unknownSection: unknown field: use apiVersion, kind, plan, diff, vulnerabilities, app, smoke, functional, perf, harden`,
 		}},
 		{"wrong shapes", header + "plan: [patch]\ndiff: {allowRemoved: libc-utils}\nvulnerabilities: {failOn: [high], db: {a: 1}}\n", []string{
 			"line 3: plan: want a mapping, found a list",

@@ -106,6 +106,7 @@ func (JUnit) Encode(w io.Writer, r *Report) error {
 		}
 		for _, res := range l.Results {
 			s.Cases = append(s.Cases, junitResult(class, res))
+			s.Cases = append(s.Cases, junitTestCases(class+"."+cleanLine(res.Check), res.Data)...)
 		}
 		for _, c := range s.Cases {
 			switch {
