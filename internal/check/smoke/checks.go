@@ -259,10 +259,6 @@ func (c dependenciesCheck) Run(ctx context.Context, env *check.Env) (check.Resul
 	switch {
 	case len(deps) == 0:
 		return check.Result{Status: check.StatusSkipped, Message: "no dependencies configured (smoke.dependencies)"}, nil
-	case !c.s.app.HostNetwork:
-		return check.Result{Status: check.StatusSkipped, Message: "not checked: the app runs on the engine's bridge network, " +
-			"which cannot be dialled from without a probe container sharing the app's network namespace (not supported yet); " +
-			"with app.hostNetwork: true the dependencies are checked"}, nil
 	}
 	old, new, err := c.s.observe(ctx, env)
 	if err != nil {
@@ -281,6 +277,9 @@ func (c dependenciesCheck) Run(ctx context.Context, env *check.Env) (check.Resul
 	r := result(j, items, true)
 	r.Measured, r.Baseline = tally(items, false, "reachable"), tally(items, true, "reachable")
 	r.Threshold = fmt.Sprintf("TCP connect within %s", DialTimeout)
-	r.Source = "dialled from the host's network namespace, which the app shares (app.hostNetwork)"
+	r.Source = "dialled from inside the app container's network namespace"
+	if c.s.app.HostNetwork {
+		r.Source = "dialled from the host's network namespace, which the app shares (app.hostNetwork)"
+	}
 	return r, nil
 }

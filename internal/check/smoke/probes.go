@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/plimsoll/plimsoll/internal/netns"
 	"io"
 	"net"
 	"net/http"
@@ -125,16 +126,27 @@ func quoteBody(body []byte) string {
 	return fmt.Sprintf(": %q", s)
 }
 
-// dialAll connects to each dependency from this process, which shares the app's (host)
-// network namespace.
-func dialAll(ctx context.Context, deps []config.Dependency) []outcome {
+// dialFunc connects to a TCP address from the app's network.
+type dialFunc func(ctx context.Context, address string) (net.Conn, error)
+
+// dialHere dials from this process's network namespace: the app's when it uses the host's network.
+func dialHere(ctx context.Context, address string) (net.Conn, error) {
+	var d net.Dialer
+	return d.DialContext(ctx, "tcp", address)
+}
+
+// dialAll connects to each dependency with dial, from the app's network.
+func dialAll(ctx context.Context, deps []config.Dependency, dial dialFunc) []outcome {
 	out := make([]outcome, len(deps))
 	for i, d := range deps {
 		began := time.Now()
 		dctx, cancel := context.WithTimeout(ctx, DialTimeout)
-		var dialer net.Dialer
-		c, err := dialer.DialContext(dctx, "tcp", d.Address)
+		c, err := dial(dctx, d.Address)
 		cancel()
+		if errors.Is(err, netns.ErrNotPermitted) {
+			out[i] = skip("%v; run plimsoll as root or set app.hostNetwork to check it", err)
+			continue
+		}
 		if err != nil {
 			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 				out[i] = fail("no TCP connect within %s", DialTimeout)

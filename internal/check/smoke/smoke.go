@@ -12,15 +12,17 @@
 // observations. Session.Close stops whatever an interrupted observation left running.
 //
 // Dependencies are dialled from the app's network namespace: with app.hostNetwork that is the
-// host's, so they are dialled from here. On the engine's bridge network the app's namespace
-// is not reachable without a probe container sharing it, which the runtime does not offer, so
-// the dependency check is then skipped, saying so (set app.hostNetwork to check them).
+// host's, so they are dialled from here; on the engine's bridge network plimsoll enters the app
+// container's namespace (internal/netns), which needs root — without it the dependency check
+// is skipped, saying so.
 package smoke
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/plimsoll/plimsoll/internal/netns"
+	"net"
 	"regexp"
 	"sync"
 	"time"
@@ -204,8 +206,17 @@ func (s *Session) observeOne(ctx context.Context, env *check.Env, img *image.Ima
 			o.err = err
 			return o
 		}
-		if s.app.HostNetwork {
-			if o.deps = dialAll(ctx, s.smoke.Dependencies); ctx.Err() != nil {
+		if len(s.smoke.Dependencies) > 0 {
+			dial := dialFunc(dialHere)
+			if !s.app.HostNetwork {
+				pid, err := a.Instance.PID(ctx)
+				if err != nil {
+					o.err = fmt.Errorf("the app's process, to dial from its network: %w", err)
+					return o
+				}
+				dial = func(ctx context.Context, address string) (net.Conn, error) { return netns.Dial(ctx, pid, address) }
+			}
+			if o.deps = dialAll(ctx, s.smoke.Dependencies, dial); ctx.Err() != nil {
 				o.err = fmt.Errorf("dial the dependencies: %w", ctx.Err())
 				return o
 			}

@@ -159,6 +159,8 @@ func TestSmoke(t *testing.T) {
 	alpineSmoke := config.Smoke{StayUp: 500 * time.Millisecond, Binaries: []string{"/usr/bin/ssl_client"}}
 	withShell := testApp(t, "testapp:shell", testenv.TestAppOptions{Env: []string{"TESTAPP_VERSION=1.0"}, Shell: true})
 	shellSmoke := sm
+	withDeps := sm
+	withDeps.Dependencies = []config.Dependency{{Name: "itself", Address: "127.0.0.1:8080"}, {Name: "closed", Address: "127.0.0.1:9"}}
 	shellSmoke.Binaries = []string{testenv.TestAppPath, "/bin/sh"}
 
 	for _, tc := range []struct {
@@ -172,6 +174,12 @@ func TestSmoke(t *testing.T) {
 		{name: "good", old: good, new: mode("1.1", "ok"), app: app, smoke: sm, want: map[string]want{
 			"start": pass, "health": pass, "logs": pass, "binaries": pass, "requests": pass,
 			"dependencies": {check.StatusSkipped, "no dependencies configured"}}},
+		// On the bridge network the dependencies are dialled from inside the app container's network
+		// namespace: 127.0.0.1:8080 there is the app itself (nothing listens on it on the host's
+		// loopback), and port 9 is closed in both images: pre-existing.
+		{name: "dependencies from the app's network", old: good, new: mode("1.1", "ok"), app: app, smoke: withDeps, want: map[string]want{
+			"start": pass, "health": pass, "logs": pass, "binaries": pass, "requests": pass,
+			"dependencies": warns("pre-existing")}},
 		{name: "exits at start", old: good, new: mode("1.1", "exit"), app: app, smoke: sm, want: map[string]want{
 			"start":  fails(`regression: exited with code 3 before it was healthy (last output: "testapp: TESTAPP_MODE=exit: exiting with code 3") (OLD: running 500ms after healthy)`),
 			"health": fails("regression: never healthy: the container exited with code 3"),

@@ -156,7 +156,7 @@ func TestDialAll(t *testing.T) {
 	closed, _ := net.Listen("tcp", "127.0.0.1:0")
 	closedAddr := closed.Addr().String()
 	closed.Close()
-	got := dialAll(context.Background(), []config.Dependency{{Name: "db", Address: ln.Addr().String()}, {Address: closedAddr}})
+	got := dialAll(context.Background(), []config.Dependency{{Name: "db", Address: ln.Addr().String()}, {Address: closedAddr}}, dialHere)
 	if got[0].State != passed || !strings.HasPrefix(got[0].Detail, "connected in ") {
 		t.Errorf("open port: %+v", got[0])
 	}
