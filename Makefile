@@ -12,7 +12,8 @@ build:
 demo: setup       ## build the two demo images and check the upgrade
 	bash scripts/demo.sh
 
-test: setup       ## unit, integration and end-to-end tests against the real Docker engine
+test:             ## unit, integration and end-to-end tests against the real Docker engine
+	bash scripts/setup.sh --test
 	$(GO) vet ./...
 	PLIMSOLL_REQUIRE_DOCKER=1 $(GO) test -count=1 -timeout 60m ./...
 

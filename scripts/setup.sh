@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Set up a machine for plimsoll: make sure a Docker engine answers (installing Debian's
-# docker.io and starting dockerd in the background when none does), install the static busybox
-# the tests put into their images, and build bin/plimsoll. Safe to run again: it does only
-# what is missing.
+# docker.io and starting dockerd in the background when none does) and build bin/plimsoll.
+# With --test it also installs what the tests use: Debian's static busybox (put into test
+# images FROM scratch) and PostgreSQL (the store's tests start their own server on 127.0.0.1).
+# Safe to run again: it does only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,7 +11,10 @@ docker_answers() { docker info >/dev/null 2>&1; }
 
 missing=()
 command -v dockerd >/dev/null 2>&1 || docker_answers || missing+=(docker.io)
-dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static) # static: it runs FROM scratch
+if [ "${1:-}" = "--test" ]; then
+  dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
+  compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

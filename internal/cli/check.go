@@ -22,6 +22,7 @@ import (
 	"github.com/plimsoll/plimsoll/internal/scan/grype"
 	"github.com/plimsoll/plimsoll/internal/scan/reportjson"
 	syftscan "github.com/plimsoll/plimsoll/internal/scan/syft"
+	"github.com/plimsoll/plimsoll/internal/store/open"
 	"github.com/plimsoll/plimsoll/internal/verdict"
 )
 
@@ -37,6 +38,7 @@ type checkFlags struct {
 	newVulns   string
 	format     string
 	noProgress bool
+	store      string
 }
 
 func newCheckCmd() *cobra.Command {
@@ -63,6 +65,7 @@ With NEW alone it judges a first deployment.
 	fl.StringVar(&f.newVulns, "new-vulns", "", "use this grype or Trivy JSON report for NEW's vulnerabilities instead of the database")
 	fl.StringVarP(&f.format, "output", "o", "text", "what to print: text, json or markdown")
 	fl.BoolVar(&f.noProgress, "no-progress", false, "print no progress to stderr")
+	fl.StringVar(&f.store, "store", "", storeHelp)
 	return cmd
 }
 
@@ -78,6 +81,11 @@ func runCheck(cmd *cobra.Command, f *checkFlags, args []string) error {
 	pol, err := f.policy()
 	if err != nil {
 		return err
+	}
+	if dsn := storeDSN(f.store); dsn != "none" {
+		if _, _, err := open.Parse(dsn); err != nil {
+			return fmt.Errorf("%w: %v", ErrUsage, err)
+		}
 	}
 	oldRef, newRef := "", args[len(args)-1]
 	if len(args) == 2 {
@@ -118,6 +126,10 @@ func runCheck(cmd *cobra.Command, f *checkFlags, args []string) error {
 			return fmt.Errorf("write reports: %w", err)
 		}
 	}
+	if err := record(cmd.Context(), storeDSN(f.store), rep); err != nil {
+		// The verdict stands without its record: say so, and go on.
+		fmt.Fprintf(stderr, "plimsoll: warning: run %s not recorded: %v\n", rep.RunID, err)
+	}
 	if rep.Verdict.Decision != verdict.Go {
 		d := &DecisionError{Decision: rep.Verdict.Decision, Summary: rep.Verdict.Summary}
 		if len(rep.Verdict.Reasons) > 0 {
@@ -126,6 +138,19 @@ func runCheck(cmd *cobra.Command, f *checkFlags, args []string) error {
 		return d
 	}
 	return nil
+}
+
+// record keeps the run in the store named by dsn ("none": nowhere).
+func record(ctx context.Context, dsn string, rep *report.Report) error {
+	if dsn == "none" {
+		return nil
+	}
+	st, err := open.Open(context.WithoutCancel(ctx), dsn)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return st.PutRun(context.WithoutCancel(ctx), rep)
 }
 
 // layerOne returns a builder of Layer 1's checks for a plan, with the scanners chosen here.

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -124,11 +125,22 @@ func TestSameDigestAndFirstDeployment(t *testing.T) {
 	}
 	ref := "oci-dir:" + dir
 	out := t.TempDir()
-	r := plimsoll(t, "check", ref, ref, "--report-dir", out, "--no-progress")
+	history := filepath.Join(t.TempDir(), "runs.db")
+	r := plimsoll(t, "check", ref, ref, "--report-dir", out, "--no-progress", "--store", history)
 	if r.code != 0 {
 		t.Fatalf("same digest: exit %d, want 0", r.code)
 	}
 	sum := summary(t, out)
+	// The run is in the history, and reads back as the same report.
+	list := plimsoll(t, "runs", "--store", history, "-o", "json")
+	if list.code != 0 || !strings.Contains(list.stdout, sum["runId"].(string)) || !strings.Contains(list.stdout, `"decision": "GO"`) {
+		t.Errorf("runs does not list the run %v:\n%s", sum["runId"], list.stdout)
+	}
+	shown := plimsoll(t, "runs", "--store", history, "-o", "json", sum["runId"].(string))
+	var back map[string]any
+	if err := json.Unmarshal([]byte(shown.stdout), &back); err != nil || back["runId"] != sum["runId"] || get(t, back, "plan", "kind") != "same-digest" {
+		t.Errorf("runs %v: %v\n%s", sum["runId"], err, shown.stdout)
+	}
 	if k := get(t, sum, "plan", "kind"); k != "same-digest" {
 		t.Errorf("plan kind = %v", k)
 	}

@@ -32,6 +32,8 @@ func run(m *testing.M) int {
 	defer os.RemoveAll(dir)
 	// One cache for the whole run: tests that care about cold and warm runs name their own.
 	os.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "cache"))
+	os.Setenv("XDG_STATE_HOME", filepath.Join(dir, "state")) // the run history of these tests
+	os.Unsetenv("PLIMSOLL_STORE")
 	bin = filepath.Join(dir, "plimsoll")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/plimsoll")
 	build.Dir = repoRoot()
