@@ -2,7 +2,8 @@
 # Set up a machine for plimsoll: make sure a Docker engine answers (installing Debian's
 # docker.io and starting dockerd in the background when none does) and build bin/plimsoll.
 # With --test it also installs what the tests use: Debian's static busybox (put into test
-# images FROM scratch) and PostgreSQL (the store's tests start their own server on 127.0.0.1).
+# images FROM scratch), PostgreSQL (the store's tests start their own server on 127.0.0.1) and
+# Chromium (the HTML report is opened in a real headless browser).
 # Safe to run again: it does only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +15,7 @@ command -v dockerd >/dev/null 2>&1 || docker_answers || missing+=(docker.io)
 if [ "${1:-}" = "--test" ]; then
   dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
   compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}" >&2

@@ -58,7 +58,7 @@ With NEW alone it judges a first deployment.
 	fl := cmd.Flags()
 	fl.StringSliceVar(&f.layers, "layers", nil, "run exactly these layers, by number or name (e.g. 1,5 or diff,harden)")
 	fl.DurationVar(&f.budget, "budget", 0, "time budget for the whole run (default: the plan's)")
-	fl.StringVar(&f.reportDir, "report-dir", "", "write summary.json, junit.xml, summary.md and summary.txt here")
+	fl.StringVar(&f.reportDir, "report-dir", "", "write summary.json, junit.xml, summary.md, summary.txt, report.html and vulnerabilities.sarif here")
 	fl.StringVar(&f.sbomDir, "sbom-dir", "", "write both images' SBOMs here as SPDX and CycloneDX JSON")
 	fl.StringVar(&f.vulnDB, "vuln-db", "", "grype database directory (default: the policy's, else grype's own: "+grype.DefaultDBDir()+")")
 	fl.StringVar(&f.oldVulns, "old-vulns", "", "use this grype or Trivy JSON report for OLD's vulnerabilities instead of the database")
@@ -71,8 +71,8 @@ With NEW alone it judges a first deployment.
 
 func runCheck(cmd *cobra.Command, f *checkFlags, args []string) error {
 	enc, err := report.Lookup(f.format)
-	if err != nil || enc.Format() == "junit" {
-		return fmt.Errorf("%w: --output %q: use text, json or markdown", ErrUsage, f.format)
+	if err != nil || (f.format != "text" && f.format != "json" && f.format != "markdown") {
+		return fmt.Errorf("%w: --output %q: use text, json or markdown (--report-dir writes every format)", ErrUsage, f.format)
 	}
 	layers, err := parseLayers(f.layers)
 	if err != nil {

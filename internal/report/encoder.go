@@ -15,10 +15,11 @@ import (
 // bytes. Every encoder treats the strings in a report (image names, package names, messages,
 // logs) as untrusted and escapes or strips what could break its format.
 type Encoder interface {
-	// Format is the encoder's name for --output: "text", "json", "junit" or "markdown".
+	// Format is the encoder's name for --output: "text", "json", "junit", "markdown", "html"
+	// or "sarif".
 	Format() string
-	// Filename is the file WriteDir writes it to: "summary.txt", "summary.json", "junit.xml"
-	// or "summary.md".
+	// Filename is the file WriteDir writes it to: "summary.txt", "summary.json", "junit.xml",
+	// "summary.md", "report.html" or "vulnerabilities.sarif".
 	Filename() string
 	// Encode writes r to w.
 	Encode(w io.Writer, r *Report) error
@@ -33,10 +34,10 @@ var ErrNilReport = errors.New("no report to encode")
 // Encoders lists every encoder, in the order WriteDir writes them. Text is the plain
 // (uncoloured) terminal view.
 func Encoders() []Encoder {
-	return []Encoder{JSON{}, JUnit{}, Markdown{}, Text{}}
+	return []Encoder{JSON{}, JUnit{}, Markdown{}, Text{}, HTML{}, SARIF{}}
 }
 
-// Lookup returns the encoder of a format ("text", "json", "junit", "markdown"). An unknown
+// Lookup returns the encoder of a format ("text", "json", "junit", "markdown", "html", "sarif"). An unknown
 // format is an error wrapping ErrUnknownFormat, never a fallback.
 func Lookup(format string) (Encoder, error) {
 	var names []string
@@ -50,7 +51,7 @@ func Lookup(format string) (Encoder, error) {
 }
 
 // WriteDir writes r in every format of Encoders into dir (created if missing), one file each
-// (summary.json, junit.xml, summary.md, summary.txt). Each file is encoded in memory first and
+// (summary.json, junit.xml, summary.md, summary.txt, report.html, vulnerabilities.sarif). Each file is encoded in memory first and
 // then written atomically: to a temporary file in dir, renamed over the final name, so a reader
 // never sees a half-written report. It returns the paths written, in order; on error, the
 // paths written before it.

@@ -1,6 +1,8 @@
 // Package report holds the record of one run and writes it for people and machines: the
 // terminal text view, summary.json (a versioned schema), junit.xml (one testsuite per layer, one
-// testcase per check) and summary.md (ready to post as a pull-request comment).
+// testcase per check), summary.md (ready to post as a pull-request comment), report.html (one
+// self-contained page with charts) and vulnerabilities.sarif (the introduced vulnerabilities,
+// for code scanning).
 package report
 
 import (

@@ -533,12 +533,13 @@ func TestLookup(t *testing.T) {
 			t.Errorf("Lookup(%q) = %v, %v", e.Format(), got, err)
 		}
 	}
-	for _, f := range []string{"", "html", "JSON", "md", "xml"} {
+	for _, f := range []string{"", "HTML", "JSON", "md", "xml", "sarif2"} {
 		if e, err := Lookup(f); !errors.Is(err, ErrUnknownFormat) || e != nil {
 			t.Errorf("Lookup(%q) = %v, %v; want ErrUnknownFormat", f, e, err)
 		}
 	}
-	want := map[string]string{"text": "summary.txt", "json": "summary.json", "junit": "junit.xml", "markdown": "summary.md"}
+	want := map[string]string{"text": "summary.txt", "json": "summary.json", "junit": "junit.xml", "markdown": "summary.md",
+		"html": "report.html", "sarif": "vulnerabilities.sarif"}
 	if len(Encoders()) != len(want) {
 		t.Errorf("%d encoders, want %d", len(Encoders()), len(want))
 	}
@@ -584,7 +585,7 @@ func TestWriteDirCreatesTheDirectoryAndLeavesNoTemporaryFiles(t *testing.T) {
 			t.Errorf("%s mode %v, want 0644", e.Name(), info.Mode().Perm())
 		}
 	}
-	if diff := cmp.Diff([]string{"junit.xml", "summary.json", "summary.md", "summary.txt"}, names); diff != "" {
+	if diff := cmp.Diff([]string{"junit.xml", "report.html", "summary.json", "summary.md", "summary.txt", "vulnerabilities.sarif"}, names); diff != "" {
 		t.Errorf("files (-want +got):\n%s", diff)
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "summary.json"))
