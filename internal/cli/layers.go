@@ -10,6 +10,7 @@ import (
 	"github.com/plimsoll/plimsoll/internal/check"
 	"github.com/plimsoll/plimsoll/internal/check/functional"
 	"github.com/plimsoll/plimsoll/internal/check/harden"
+	"github.com/plimsoll/plimsoll/internal/check/perf"
 	"github.com/plimsoll/plimsoll/internal/check/readonly"
 	"github.com/plimsoll/plimsoll/internal/check/smoke"
 	"github.com/plimsoll/plimsoll/internal/check/structure"
@@ -82,6 +83,7 @@ func (c *composer) layers(ctx context.Context, p plan.Plan, run []check.Layer, p
 	if err != nil {
 		ls[check.L2Smoke] = gate.Layer{Checks: []check.Check{unavailable{"engine", err}}}
 		ls[check.L3Functional] = gate.Layer{Checks: []check.Check{unavailable{"engine", err}}}
+		ls[check.L4Perf] = gate.Layer{Checks: []check.Check{unavailable{"engine", err}}}
 		ls[check.L5Harden] = gate.Layer{Checks: append(l5, unavailable{"read-only-root", err})}
 		return ls
 	}
@@ -97,6 +99,7 @@ func (c *composer) layers(ctx context.Context, p plan.Plan, run []check.Layer, p
 	}
 	ls[check.L2Smoke] = gate.Layer{Checks: l2, Close: sess.Close}
 	ls[check.L3Functional] = gate.Layer{Checks: functional.New(rt, rt, pol.App, pol.Functional, c.runID)}
+	ls[check.L4Perf] = gate.Layer{Checks: perf.New(rt, rt, pol.App, pol.Perf, c.runID)}
 	ls[check.L5Harden] = gate.Layer{Checks: append(l5, readonly.New(rt, rt, pol.App, pol.Harden, c.runID))}
 	return ls
 }

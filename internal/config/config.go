@@ -98,6 +98,7 @@ func Default() *Policy {
 		App:             App{CPUs: 2, Memory: "1g", Health: Health{Timeout: 30 * time.Second, Interval: 250 * time.Millisecond}},
 		Smoke:           Smoke{StayUp: 2 * time.Second},
 		Functional:      DefaultFunctional(),
+		Perf:            DefaultPerf(),
 		Harden:          Harden{UID: 65532, ReadOnlyRoot: true, SBOM: SBOMRule{Required: true}},
 	}
 }

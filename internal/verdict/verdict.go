@@ -91,8 +91,9 @@ type Policy struct {
 
 // Decide returns the verdict for results of the layers in runs.
 //
-// The worst result decides: any fail is NO-GO; otherwise any error or inconclusive result is
-// ERROR; otherwise any warning is CAUTION. A layer the promotion rule requires that did not run
+// The worst result decides: any fail is NO-GO; otherwise any error, or an inconclusive result
+// in a layer the promotion rule requires, is ERROR; otherwise any warning (or an inconclusive
+// result elsewhere) is CAUTION. A layer the promotion rule requires that did not run
 // (and was not excluded by the user) makes the verdict at least CAUTION: a layer that was not
 // run is never counted as passed.
 func Decide(p Policy, runs []LayerRun, results []check.Result) Verdict {
@@ -103,7 +104,13 @@ func Decide(p Policy, runs []LayerRun, results []check.Result) Verdict {
 	worst := check.StatusPass
 	reasons := []Reason{}
 	for _, r := range results {
-		worst = check.Worst(worst, r.Status)
+		status := r.Status
+		if status == check.StatusInconclusive && !slices.Contains(p.Required, r.Layer) {
+			// Too noisy to tell, in a layer the promotion rule does not need: not verified, so
+			// CAUTION — the run can still be decided.
+			status = check.StatusWarn
+		}
+		worst = check.Worst(worst, status)
 		if r.Status == check.StatusPass || r.Status == check.StatusSkipped {
 			continue
 		}
@@ -139,7 +146,7 @@ func Decide(p Policy, runs []LayerRun, results []check.Result) Verdict {
 	case worst == check.StatusError || worst == check.StatusInconclusive:
 		v.Decision, v.Summary = Error, "could not decide: "+count(results, check.StatusError, check.StatusInconclusive)+" could not be measured"
 	case worst == check.StatusWarn:
-		v.Decision, v.Summary = Caution, count(results, check.StatusWarn)+" warned"
+		v.Decision, v.Summary = Caution, count(results, check.StatusWarn, check.StatusInconclusive)+" warned or could not tell"
 	case ran == 0:
 		v.Decision, v.Summary = Error, "could not decide: no layer ran"
 	case len(unverified) > 0:

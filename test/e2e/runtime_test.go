@@ -29,6 +29,8 @@ func appPolicy(t *testing.T, extra string) string {
 	p := filepath.Join(t.TempDir(), "policy.yaml")
 	body := `apiVersion: plimsoll/v1
 kind: Policy
+plan:
+  patch: {layers: [diff, smoke, harden]}  # L4 is tested in internal/check/perf
 app:
   port: 8080
   health: {http: /healthz, timeout: 20s}
