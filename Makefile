@@ -1,7 +1,7 @@
 # plimsoll — make targets. `make demo` is the main job; `make test` runs every test.
 GO ?= go
 
-.PHONY: setup build demo test bench fuzz clean
+.PHONY: setup build demo test bench fuzz zoo clean
 
 setup:            ## docker engine up (installed if missing) and bin/plimsoll built
 	bash scripts/setup.sh
@@ -19,6 +19,9 @@ test:             ## unit, integration and end-to-end tests against the real Doc
 
 bench:            ## Layer 1 cold/warm on the Alpine pair, image facts
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/scan/syft/ ./internal/image/ ./internal/runtime/docker/
+
+zoo:              ## every image pair of the regression zoo; rewrites zoo/README.md
+	$(GO) test ./test/zoo -run TestZoo -count=1 -timeout 20m -args -zoo.table=$(CURDIR)/zoo/README.md
 
 fuzz:             ## each fuzz target for 20 s
 	bash scripts/fuzz.sh 20s

@@ -86,7 +86,13 @@ func runLayers(ctx context.Context, env *check.Env, avail Layers, planned, exclu
 			rl.Results = append(rl.Results, res...)
 			results = append(results, res...)
 			rl.State, rl.Duration = report.StateRan, report.Duration(time.Since(start))
-			runs = append(runs, verdict.LayerRun{Layer: l, Ran: true})
+			if rl.Status == check.StatusSkipped {
+				// Every check had nothing to do (no suite configured, say): the layer verified
+				// nothing, so it cannot count towards the promotion rule.
+				runs = append(runs, verdict.LayerRun{Layer: l, Why: "every check was skipped: " + res[0].Message})
+			} else {
+				runs = append(runs, verdict.LayerRun{Layer: l, Ran: true})
+			}
 			emit(Event{Kind: EventLayerDone, Layer: l, Status: rl.Status, Elapsed: time.Since(start)})
 			layers = append(layers, rl)
 			continue

@@ -94,6 +94,19 @@ func TestLayerStatus(t *testing.T) {
 	}
 }
 
+func TestALayerThatSkippedEverythingVerifiedNothing(t *testing.T) {
+	_, runs, _, err := runLayers(context.Background(), env(), Layers{
+		check.L3Functional: {Checks: []check.Check{status(check.StatusSkipped)}},
+		check.L2Smoke:      {Checks: []check.Check{status(check.StatusSkipped), status(check.StatusPass)}},
+	}, []check.Layer{check.L2Smoke, check.L3Functional}, nil, func(Event) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !runs[0].Ran || runs[1].Ran || !strings.Contains(runs[1].Why, "every check was skipped: it is skipped") {
+		t.Errorf("runs = %+v: L2 verified something, L3 nothing", runs)
+	}
+}
+
 func TestRunOneTurnsErrorsAndPanicsIntoResults(t *testing.T) {
 	boom := fake{name: "boom", run: func(context.Context) (check.Result, error) { panic("nil map") }}
 	broken := fake{name: "broken", run: func(context.Context) (check.Result, error) { return check.Result{}, errors.New("daemon gone") }}

@@ -501,7 +501,7 @@ func TestMarkdownBadgeAndTables(t *testing.T) {
 	}
 	out := b.String()
 	for _, want := range []string{
-		"**NO-GO** — 1 check failed; not run: L2 smoke, L3 functional, L4 perf, L5 harden, L6 soak\n",
+		"**NO-GO** — 1 check failed; not verified: L2 smoke, L3 functional, L4 perf, L5 harden, L6 soak\n",
 		"| L2 smoke | not-run: not available in this build of plimsoll | – | – |\n",
 		"| L1 diff | ran | **fail** | 2m1s |\n",
 		"<details><summary>Package changes (L1 packages, 15 rows)</summary>",

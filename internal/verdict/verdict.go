@@ -131,7 +131,7 @@ func Decide(p Policy, runs []LayerRun, results []check.Result) Verdict {
 		}
 		unverified = append(unverified, lr.Layer.String())
 		reasons = append(reasons, Reason{Layer: lr.Layer, Status: check.StatusSkipped,
-			Message: fmt.Sprintf("required by the promotion rule but not run: %s", lr.Why)})
+			Message: fmt.Sprintf("required by the promotion rule but not verified: %s", lr.Why)})
 	}
 	ran := 0
 	for _, lr := range runs {
@@ -150,12 +150,13 @@ func Decide(p Policy, runs []LayerRun, results []check.Result) Verdict {
 	case ran == 0:
 		v.Decision, v.Summary = Error, "could not decide: no layer ran"
 	case len(unverified) > 0:
-		v.Decision, v.Summary = Caution, "promotion rule not met ("+p.Promotion+"): not run: "+strings.Join(unverified, ", ")
+		v.Decision, v.Summary = Caution, "promotion rule not met ("+p.Promotion+"): not verified: "+strings.Join(unverified, ", ")
 	default:
 		v.Decision, v.Summary = Go, fmt.Sprintf("all %d checks passed", len(results))
 	}
-	if v.Decision != Go && len(unverified) > 0 && worst != check.StatusPass {
-		v.Summary += "; not run: " + strings.Join(unverified, ", ")
+	if worst > check.StatusSkipped && len(unverified) > 0 {
+		// A result decided; the layers the rule needs that verified nothing are worth saying too.
+		v.Summary += "; not verified: " + strings.Join(unverified, ", ")
 	}
 	return v
 }

@@ -47,6 +47,9 @@ func TestDecide(t *testing.T) {
 			[]LayerRun{{Layer: 1, Ran: true}, {Layer: 2, Ran: true}, {Layer: 4, Why: "not built"}, {Layer: 5, Ran: true}},
 			[]check.Result{res(1, "packages", check.StatusPass)}, Go, "", 0},
 		{"nothing ran", patch, []LayerRun{{Layer: 1, Excluded: true}}, nil, Error, "", 0},
+		{"a failure with a required layer not verified says both, once", patch,
+			[]LayerRun{{Layer: 1, Ran: true}, {Layer: 2, Why: "every check was skipped: no suite"}, {Layer: 5, Ran: true}},
+			[]check.Result{res(1, "packages", check.StatusFail), res(2, "suite", check.StatusSkipped)}, NoGo, "packages", 2},
 		{"skipped results are not reasons", patch, allRan,
 			[]check.Result{res(1, "packages", check.StatusPass), res(1, "vulnerabilities", check.StatusSkipped)}, Go, "", 0},
 	}
@@ -64,6 +67,9 @@ func TestDecide(t *testing.T) {
 			}
 			if v.Summary == "" {
 				t.Error("empty summary")
+			}
+			if strings.Count(v.Summary, "not verified") > 1 {
+				t.Errorf("summary says it twice: %q", v.Summary)
 			}
 		})
 	}
