@@ -72,7 +72,16 @@ Exit codes: 0 GO, 10 CAUTION, 20 NO-GO, 1 could not decide (error),
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return fmt.Errorf("%w: %v", ErrUsage, err)
 	})
-	root.AddCommand(newCheckCmd(), newPlanCmd(), newRunsCmd(), newInventoryCmd(), newPinCmd(), newVulnDBCmd(), newGCCmd(), newVersionCmd())
+	root.AddCommand(
+		newCheckCmd(),
+		newPlanCmd(),
+		newRunsCmd(),
+		newInventoryCmd(),
+		newPinCmd(),
+		newVulnDBCmd(),
+		newGCCmd(),
+		newVersionCmd(),
+	)
 	return root
 }
 
