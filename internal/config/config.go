@@ -50,6 +50,10 @@ type Policy struct {
 	Perf Perf `yaml:"perf"`
 	// Harden tunes the hardening checks (L5).
 	Harden Harden `yaml:"harden"`
+	// Soak tunes the soak (L6) and `plimsoll soak`.
+	Soak Soak `yaml:"soak"`
+	// Patches is the patch policy of `plimsoll patches`.
+	Patches Patches `yaml:"patches"`
 }
 
 // PlanSection overrides the seed plans, by upgrade kind ("patch", "major", …).
