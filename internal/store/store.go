@@ -1,5 +1,6 @@
 // Package store keeps the record of past runs: every run's report, every check result as a
-// row that can be queried for trends, and the samples of long soak runs. It defines the Store
+// row that can be queried for trends, the samples of long soak runs, and the patch ledger
+// (what happened to each base-image patch) with the delivery incidents it is judged against. It defines the Store
 // contract; internal/store/sqlite (the embedded default, pure Go) and internal/store/postgres
 // (for teams) implement it, internal/store/open picks one from a DSN, and
 // internal/store/storetest is the conformance suite both pass.
@@ -61,6 +62,19 @@ type Store interface {
 	// Samples returns the samples of run runID numbered after `after` (0 for all), in
 	// order: exactly what was appended. An unknown run has no samples (nil, no error).
 	Samples(ctx context.Context, runID string, after int64) ([]Sample, error)
+	// RecordPatch records one event of the patch ledger under e.ID, assigning a new id when
+	// it is empty; recording an event under an id already stored replaces it. An empty Image,
+	// an unknown Kind, a zero Time or a severity out of range is ErrInvalid.
+	RecordPatch(ctx context.Context, e PatchEvent) error
+	// PatchEvents returns the patch events matching f, oldest first (by time, then id): the
+	// ledger in the order it happened. CVEs come back nil when there were none.
+	PatchEvents(ctx context.Context, f PatchFilter) ([]PatchEvent, error)
+	// PutIncident records in under in.ID, replacing an incident of that id (an incident's
+	// timeline grows while it lasts). An empty ID, an unknown Kind or a zero StartedAt is
+	// ErrInvalid. Times come back in UTC.
+	PutIncident(ctx context.Context, in Incident) error
+	// Incidents returns the incidents matching f, newest first (by start time, then id).
+	Incidents(ctx context.Context, f IncidentFilter) ([]Incident, error)
 	// SchemaVersion returns the version of the database schema (the last migration applied).
 	SchemaVersion(ctx context.Context) (int, error)
 	// Close releases the database. Nothing may be called after it.

@@ -79,6 +79,36 @@ var migrations = [][]string{
 			PRIMARY KEY (run_id, seq)
 		)`,
 	},
+	{
+		`CREATE TABLE patch_events (
+			id        TEXT PRIMARY KEY,
+			image     TEXT NOT NULL,
+			from_ref  TEXT NOT NULL,
+			to_ref    TEXT NOT NULL,
+			to_digest TEXT NOT NULL,
+			kind      TEXT NOT NULL,
+			run_id    TEXT NOT NULL,
+			decision  TEXT NOT NULL,
+			severity  TEXT NOT NULL,
+			cves      TEXT NOT NULL,
+			time_ns   BIGINT NOT NULL,
+			note      TEXT NOT NULL
+		)`,
+		`CREATE INDEX patch_events_image ON patch_events (image, time_ns)`,
+		`CREATE TABLE incidents (
+			id         TEXT PRIMARY KEY,
+			kind       TEXT NOT NULL,
+			namespace  TEXT NOT NULL,
+			workload   TEXT NOT NULL,
+			from_image TEXT NOT NULL,
+			to_image   TEXT NOT NULL,
+			reason     TEXT NOT NULL,
+			started_ns BIGINT NOT NULL,
+			ended_ns   BIGINT NOT NULL,
+			timeline   TEXT NOT NULL
+		)`,
+		`CREATE INDEX incidents_started ON incidents (started_ns)`,
+	},
 }
 
 // SchemaVersion is the schema version this binary migrates databases to.

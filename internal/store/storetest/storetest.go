@@ -53,6 +53,9 @@ func Run(t *testing.T, newTarget func(t *testing.T) Target) {
 		{"Migrations", testMigrations},
 		{"NewerSchemaRejected", testNewerSchema},
 		{"ConcurrentOpens", testConcurrentOpens},
+		{"PatchEvents", testPatchEvents},
+		{"Incidents", testIncidents},
+		{"LedgerMigration", testLedgerMigration},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, newTarget(t)) })
