@@ -1,0 +1,105 @@
+package cli
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/plimsoll/plimsoll/internal/inventory"
+	"github.com/plimsoll/plimsoll/internal/ledger"
+	"github.com/plimsoll/plimsoll/internal/store"
+)
+
+func newLedgerCmd() *cobra.Command {
+	var (
+		c             common
+		dsn, output   string
+		since         string
+		regressionWin time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "ledger [PATH...]",
+		Short: "Patch governance figures: time to patch, remediation by severity, adoption, regressions, changelog",
+		Long: `ledger reads the patch ledger and the delivery incidents of the store and reports the mean
+time to patch (first seen → applied), the time to remediation by severity, the regression rate
+after patches (an applied patch followed by a rollback of its image within the policy's
+patches.regressionWindow), and a changelog of decisions and exceptions. With PATH arguments it
+also counts, per image, how many references in use are already on the newest applied patch.
+
+--since takes a duration back from now (720h) or a date (2026-03-01).`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if !slices.Contains(ledger.Formats, output) {
+				return fmt.Errorf("%w: --output %q: use %s", ErrUsage, output, strings.Join(ledger.Formats, ", "))
+			}
+			now := time.Now().UTC()
+			from, err := parseSince(since, now)
+			if err != nil {
+				return err
+			}
+			pol, err := c.policy()
+			if err != nil {
+				return err
+			}
+			if regressionWin < 0 {
+				return fmt.Errorf("%w: --regression-window %s is negative", ErrUsage, regressionWin)
+			}
+			win := regressionWin
+			if win == 0 {
+				win = pol.Patches.Regression()
+			}
+			st, err := openHistory(ctx, dsn)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			events, err := st.PatchEvents(ctx, store.PatchFilter{})
+			if err != nil {
+				return err
+			}
+			incidents, err := st.Incidents(ctx, store.IncidentFilter{Since: from})
+			if err != nil {
+				return err
+			}
+			in := ledger.Input{Events: events, Incidents: incidents, Since: from, Now: now, RegressionWindow: win}
+			if len(args) > 0 {
+				refs, warns, err := inventory.Find(ctx, args)
+				if err != nil {
+					return err
+				}
+				for _, w := range warns {
+					fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w.String())
+				}
+				in.Refs = refs
+			}
+			return ledger.Write(cmd.OutOrStdout(), ledger.Compute(in), output)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&c.policyPath, "policy", "p", "", "policy file (its patches.regressionWindow); default: the built-in seed policy")
+	fl.StringVar(&dsn, "store", "", storeHelp)
+	fl.StringVar(&since, "since", "", "report from this long ago (720h) or this date (2026-03-01); default: all time")
+	fl.DurationVar(&regressionWin, "regression-window", 0, "a rollback this long after a patch counts against it (default: the policy's, 168h)")
+	fl.StringVarP(&output, "output", "o", "text", "text, json or markdown")
+	return cmd
+}
+
+// parseSince reads --since: a duration back from now, or a date (UTC); "" is all time.
+func parseSince(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return now.Add(-d), nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("%w: --since %q: want a duration (720h) or a date (2026-03-01)", ErrUsage, s)
+}

@@ -1,0 +1,158 @@
+package ledger
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/plimsoll/plimsoll/internal/report"
+	"github.com/plimsoll/plimsoll/internal/verdict"
+)
+
+// Formats are the formats Write renders.
+var Formats = []string{"text", "json", "markdown"}
+
+// Write renders r in format (one of Formats).
+func Write(w io.Writer, r Report, format string) error {
+	switch format {
+	case "json":
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	case "text":
+		return write(w, r, false)
+	case "markdown":
+		return write(w, r, true)
+	}
+	return fmt.Errorf("ledger: unknown format %q: use %s", format, strings.Join(Formats, ", "))
+}
+
+func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") }
+
+// days writes a duration in days and hours, the scale patching is measured in.
+func days(d report.Duration) string {
+	t := time.Duration(d)
+	dd, h := int(t/(24*time.Hour)), int(t%(24*time.Hour)/time.Hour)
+	switch {
+	case dd > 0:
+		return fmt.Sprintf("%dd %dh", dd, h)
+	case h > 0:
+		return fmt.Sprintf("%dh %dm", h, int(t%time.Hour/time.Minute))
+	}
+	return t.Round(time.Second).String()
+}
+
+func decisions(r Report) string {
+	counts := r.Decisions()
+	var parts []string
+	for _, d := range []verdict.Decision{verdict.Go, verdict.Caution, verdict.NoGo, verdict.Error} {
+		if counts[d] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[d], d))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// table is a list of rows drawn as a Markdown table or aligned text.
+type table struct {
+	head []string
+	rows [][]string
+}
+
+func (t table) write(b *strings.Builder, md bool) {
+	if len(t.rows) == 0 {
+		b.WriteString("none\n")
+		return
+	}
+	if md {
+		b.WriteString("| " + strings.Join(t.head, " | ") + " |\n|" + strings.Repeat("---|", len(t.head)) + "\n")
+		for _, r := range t.rows {
+			b.WriteString("| " + strings.Join(r, " | ") + " |\n")
+		}
+		return
+	}
+	tw := tabwriter.NewWriter(b, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "  "+strings.Join(t.head, "\t"))
+	for _, r := range t.rows {
+		fmt.Fprintln(tw, "  "+strings.Join(r, "\t"))
+	}
+	_ = tw.Flush()
+}
+
+func write(w io.Writer, r Report, md bool) error {
+	var b strings.Builder
+	h1, h2 := "", ""
+	if md {
+		h1, h2 = "# ", "\n## "
+	}
+	period := "all time to " + stamp(r.Now)
+	if !r.Since.IsZero() {
+		period = stamp(r.Since) + " to " + stamp(r.Now)
+	}
+	fmt.Fprintf(&b, "%sPatch ledger, %s UTC\n\n", h1, period)
+	mttp := "n/a (no applied patch was seen first)"
+	if r.Timed > 0 {
+		mttp = fmt.Sprintf("%s over %d patch(es)", days(r.MeanTimeToPatch), r.Timed)
+	}
+	rate := "n/a (nothing applied)"
+	if r.Applied > 0 {
+		rate = fmt.Sprintf("%.0f%% (%d of %d applied, rollback within %s)", r.RegressionRate*100, len(r.Regressions), r.Applied, days(r.RegressionWindow))
+	}
+	bullet := ""
+	if md {
+		bullet = "- "
+	}
+	fmt.Fprintf(&b, "%sPatches applied: %d\n%sMean time to patch (first seen → applied): %s\n%sRegression rate: %s\n%sChecks: %s\n",
+		bullet, r.Applied, bullet, mttp, bullet, rate, bullet, decisions(r))
+
+	fmt.Fprintf(&b, "%sTime to remediation by severity\n\n", sectionHead(h2))
+	t := table{head: []string{"severity", "patches", "mean", "max"}}
+	for _, s := range r.BySeverity {
+		t.rows = append(t.rows, []string{s.Severity.String(), fmt.Sprint(s.Patches), days(s.Mean), days(s.Max)})
+	}
+	t.write(&b, md)
+
+	fmt.Fprintf(&b, "%sAdoption of the newest patch\n\n", sectionHead(h2))
+	t = table{head: []string{"image", "newest patch", "on it"}}
+	for _, a := range r.Adoption {
+		t.rows = append(t.rows, []string{a.Image, a.Newest, fmt.Sprintf("%d of %d", a.OnNewest, a.Total)})
+	}
+	t.write(&b, md)
+
+	fmt.Fprintf(&b, "%sRegressions\n\n", sectionHead(h2))
+	t = table{head: []string{"patch", "applied", "incident", "after", "reason"}}
+	for _, g := range r.Regressions {
+		t.rows = append(t.rows, []string{g.ToRef, stamp(g.Applied), g.Incident, days(g.After), g.Reason})
+	}
+	t.write(&b, md)
+
+	fmt.Fprintf(&b, "%sChangelog\n\n", sectionHead(h2))
+	t = table{head: []string{"time", "event", "patch", "decision", "run", "note"}}
+	for _, e := range slices.Backward(r.Changelog) {
+		t.rows = append(t.rows, []string{stamp(e.Time), string(e.Kind), e.ToRef, orDash(string(e.Decision)), orDash(e.RunID), orDash(e.Note)})
+	}
+	t.write(&b, md)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func sectionHead(h2 string) string {
+	if h2 == "" {
+		return "\n"
+	}
+	return h2
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return strings.ReplaceAll(s, "|", "\\|")
+}
