@@ -13,6 +13,7 @@ import (
 	"github.com/plimsoll/plimsoll/internal/check/perf"
 	"github.com/plimsoll/plimsoll/internal/check/readonly"
 	"github.com/plimsoll/plimsoll/internal/check/smoke"
+	soakcheck "github.com/plimsoll/plimsoll/internal/check/soak"
 	"github.com/plimsoll/plimsoll/internal/check/structure"
 	"github.com/plimsoll/plimsoll/internal/config"
 	"github.com/plimsoll/plimsoll/internal/cst"
@@ -20,6 +21,8 @@ import (
 	"github.com/plimsoll/plimsoll/internal/plan"
 	"github.com/plimsoll/plimsoll/internal/runtime/docker"
 	"github.com/plimsoll/plimsoll/internal/sign"
+	"github.com/plimsoll/plimsoll/internal/soak"
+	"github.com/plimsoll/plimsoll/internal/store/open"
 )
 
 // runtimeLayers are the layers that start containers.
@@ -85,6 +88,7 @@ func (c *composer) layers(ctx context.Context, p plan.Plan, run []check.Layer, p
 		ls[check.L3Functional] = gate.Layer{Checks: []check.Check{unavailable{"engine", err}}}
 		ls[check.L4Perf] = gate.Layer{Checks: []check.Check{unavailable{"engine", err}}}
 		ls[check.L5Harden] = gate.Layer{Checks: append(l5, unavailable{"read-only-root", err})}
+		ls[check.L6Soak] = gate.Layer{Checks: []check.Check{unavailable{"engine", err}}}
 		return ls
 	}
 	sess, l2 := smoke.NewSession(rt, rt, pol.App, pol.Smoke, c.runID)
@@ -101,7 +105,30 @@ func (c *composer) layers(ctx context.Context, p plan.Plan, run []check.Layer, p
 	ls[check.L3Functional] = gate.Layer{Checks: functional.New(rt, rt, pol.App, pol.Functional, c.runID)}
 	ls[check.L4Perf] = gate.Layer{Checks: perf.New(rt, rt, pol.App, pol.Perf, c.runID)}
 	ls[check.L5Harden] = gate.Layer{Checks: append(l5, readonly.New(rt, rt, pol.App, pol.Harden, c.runID))}
+	if slices.Contains(run, check.L6Soak) {
+		ls[check.L6Soak] = c.soakLayer(ctx, rt, p, pol)
+	}
 	return ls
+}
+
+// soakLayer is Layer 6, its samples going to the run's store as they are taken.
+func (c *composer) soakLayer(ctx context.Context, rt *docker.Runtime, p plan.Plan, pol *config.Policy) gate.Layer {
+	o := soakcheck.Options{RunID: c.runID, MinSoak: p.MinSoak, ReportDir: c.flags.reportDir, Log: c.log,
+		Progress: func(p soak.Progress) {
+			if p.Note != "" {
+				c.log.Info("soak", "note", p.Note)
+			}
+		}}
+	var closeStore func(context.Context) error
+	if dsn := storeDSN(c.flags.store); dsn != "none" {
+		st, err := open.Open(ctx, dsn)
+		if err != nil {
+			return gate.Layer{Checks: []check.Check{unavailable{"store", err}}}
+		}
+		o.Store = st
+		closeStore = func(context.Context) error { return st.Close() }
+	}
+	return gate.Layer{Checks: soakcheck.New(rt, rt, pol.App, pol.Soak, o), Close: closeStore}
 }
 
 // startEngine connects to the Docker engine once per run and removes the containers that

@@ -17,11 +17,23 @@
 //	                                             line, and keep serving
 //	                         writeroot           write /var/lib/testapp/state, then serve;
 //	                                             exit 1 saying so when it cannot
+//	                         sawtooth            serve; hold a heap that grows by
+//	                                             TESTAPP_SAWTOOTH_MB over each
+//	                                             TESTAPP_SAWTOOTH_PERIOD_MS, then is freed and
+//	                                             given back to the kernel (a GC sawtooth
+//	                                             with no leak)
 //	TESTAPP_SLOW_US          CPU spin of N µs per request to "/" (stops if the client leaves)
 //	TESTAPP_LEAK_KB_PER_REQ  keep N KiB of touched memory per request to "/"
 //	TESTAPP_LEAK_FDS_PER_SEC open N file descriptors per second and never close them
+//	TESTAPP_LEAK_CONNS_PER_SEC  open N TCP connections to itself per second and never close
+//	                         them (the server side times them out: CLOSE_WAIT piles up)
+//	TESTAPP_SAWTOOTH_MB      height of the sawtooth mode's heap (default 16)
+//	TESTAPP_SAWTOOTH_PERIOD_MS  period of the sawtooth (default 8000)
+//	TESTAPP_HEALTH_FAIL_AFTER_MS  /healthz answers 503 from N ms after start on (a slowly
+//	                         failing app)
+//	TESTAPP_HEALTH_FAIL_EVERY  every Nth request to /healthz answers 503 (flaky, recovering)
 //
-// Endpoints: /healthz (200 "ok", or 503 in nohealth mode), / ("hello from testapp VERSION"),
+// Endpoints: /healthz (200 "ok", or 503 in nohealth mode or as the health knobs say), / ("hello from testapp VERSION"),
 // /metrics (Prometheus text: go_gc_duration_seconds, process_resident_memory_bytes,
 // process_open_fds, testapp_requests_total).
 //
@@ -54,6 +66,11 @@ type config struct {
 	addr, port, version, mode string
 	slow                      time.Duration
 	leakKB, leakFDs           int
+	leakConns                 int
+	sawMB                     int
+	sawPeriod                 time.Duration
+	healthFailAfter           time.Duration // 0: never
+	healthFailEvery           int           // 0: never
 }
 
 func main() {
@@ -90,7 +107,7 @@ func main() {
 			os.Exit(1)
 		}
 		fmt.Println("testapp: wrote", statePath)
-	case "ok", "nohealth", "panic-after-start":
+	case "ok", "nohealth", "panic-after-start", "sawtooth":
 	default:
 		fmt.Fprintf(os.Stderr, "testapp: unknown TESTAPP_MODE %q\n", cfg.mode)
 		os.Exit(64)
@@ -123,6 +140,17 @@ func readConfig() (config, error) {
 	cfg.slow = time.Duration(num("TESTAPP_SLOW_US")) * time.Microsecond
 	cfg.leakKB = num("TESTAPP_LEAK_KB_PER_REQ")
 	cfg.leakFDs = num("TESTAPP_LEAK_FDS_PER_SEC")
+	cfg.leakConns = num("TESTAPP_LEAK_CONNS_PER_SEC")
+	cfg.sawMB = num("TESTAPP_SAWTOOTH_MB")
+	if cfg.sawMB == 0 {
+		cfg.sawMB = 16
+	}
+	cfg.sawPeriod = time.Duration(num("TESTAPP_SAWTOOTH_PERIOD_MS")) * time.Millisecond
+	if cfg.sawPeriod == 0 {
+		cfg.sawPeriod = 8 * time.Second
+	}
+	cfg.healthFailAfter = time.Duration(num("TESTAPP_HEALTH_FAIL_AFTER_MS")) * time.Millisecond
+	cfg.healthFailEvery = num("TESTAPP_HEALTH_FAIL_EVERY")
 	return cfg, errors.Join(errs...)
 }
 
@@ -158,14 +186,17 @@ func writeState() error {
 // server holds what the handlers share.
 type server struct {
 	cfg      config
+	started  time.Time
+	probes   atomic.Int64
 	requests atomic.Int64
 	mu       sync.Mutex
 	leaked   [][]byte
 	fds      []*os.File
+	conns    []net.Conn
 }
 
 func serve(ctx context.Context, cfg config) error {
-	s := &server{cfg: cfg}
+	s := &server{cfg: cfg, started: time.Now()}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", s.healthz)
 	mux.HandleFunc("/metrics", s.metrics)
@@ -185,6 +216,12 @@ func serve(ctx context.Context, cfg config) error {
 	if cfg.leakFDs > 0 {
 		go s.leakFDs(ctx)
 	}
+	if cfg.leakConns > 0 {
+		go s.leakConns(ctx, net.JoinHostPort("127.0.0.1", cfg.port))
+	}
+	if cfg.mode == "sawtooth" {
+		go sawtooth(ctx, cfg.sawMB, cfg.sawPeriod)
+	}
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -199,7 +236,11 @@ func serve(ctx context.Context, cfg config) error {
 }
 
 func (s *server) healthz(w http.ResponseWriter, _ *http.Request) {
-	if s.cfg.mode == "nohealth" {
+	n := s.probes.Add(1)
+	switch {
+	case s.cfg.mode == "nohealth",
+		s.cfg.healthFailAfter > 0 && time.Since(s.started) >= s.cfg.healthFailAfter,
+		s.cfg.healthFailEvery > 0 && n%int64(s.cfg.healthFailEvery) == 0:
 		http.Error(w, "not healthy", http.StatusServiceUnavailable)
 		return
 	}
@@ -221,6 +262,33 @@ func (s *server) root(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 	}
 	fmt.Fprintf(w, "hello from testapp %s\n", s.cfg.version)
+}
+
+// sawtooth grows a heap by mb MiB over each period in sixteen steps, then drops it and
+// returns the memory to the kernel, so the container's anonymous memory rises and falls
+// around a flat level.
+func sawtooth(ctx context.Context, mb int, period time.Duration) {
+	const steps = 16
+	t := time.NewTicker(period / steps)
+	defer t.Stop()
+	var heap [][]byte
+	for i := 1; ; i++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if i%steps == 0 {
+			heap = nil
+			debug.FreeOSMemory()
+			continue
+		}
+		b := make([]byte, mb<<20/steps)
+		for j := range b {
+			b[j] = byte(j)
+		}
+		heap = append(heap, b)
+	}
 }
 
 // spin burns CPU for d, or until ctx ends.
@@ -250,6 +318,28 @@ func (s *server) leakFDs(ctx context.Context) {
 			}
 			s.mu.Lock()
 			s.fds = append(s.fds, f)
+			s.mu.Unlock()
+		}
+	}
+}
+
+func (s *server) leakConns(ctx context.Context, addr string) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for range s.cfg.leakConns {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "testapp: leak connection:", err)
+				continue
+			}
+			s.mu.Lock()
+			s.conns = append(s.conns, c)
 			s.mu.Unlock()
 		}
 	}

@@ -13,10 +13,18 @@ import (
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 
 	"github.com/plimsoll/plimsoll/internal/runtime"
 )
+
+// LabelKeepUntil, set through runtime.Spec.Labels to an RFC 3339 time, keeps GC from removing
+// a container whose owner died before that time: a soak outlives the plimsoll process that
+// started it when that process is killed, and `plimsoll soak --resume` adopts the container
+// again. It is outside the reserved "plimsoll." keys so that a Spec may set it; GC still
+// removes such a container once the time has passed, or when its run is named.
+const LabelKeepUntil = "plimsoll-keep-until"
 
 // GCOptions says which plimsoll containers GC removes besides those of dead runs.
 type GCOptions struct {
@@ -82,11 +90,18 @@ func (r *Runtime) remove(ctx context.Context, list []container.Summary) ([]strin
 	return removed, errors.Join(errs...)
 }
 
-// orphaned reports whether a container's labels name an owner on this host that is gone.
-// Unreadable labels keep the container: GC never guesses.
+// orphaned reports whether a container's labels name an owner on this host that is gone, and
+// no LabelKeepUntil in the future keeps it. Unreadable labels keep the container: GC never
+// guesses.
 func (r *Runtime) orphaned(labels map[string]string) bool {
 	if labels[runtime.LabelHost] != r.owner.host {
 		return false
+	}
+	if v, ok := labels[LabelKeepUntil]; ok {
+		until, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil || time.Now().Before(until) {
+			return false
+		}
 	}
 	pid, err := strconv.Atoi(labels[runtime.LabelPID])
 	if err != nil || pid <= 0 {
@@ -166,4 +181,48 @@ func bootTime(procStat string) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return time.Unix(n, 0), true
+}
+
+// Adopt returns the container of run runID with role role, started by an earlier plimsoll
+// process (a soak resumed after that process was killed), as an Instance of this runtime. The
+// container may have exited: State tells. No such container is an error wrapping
+// runtime.ErrRemoved; more than one is an error.
+func (r *Runtime) Adopt(ctx context.Context, runID, role string) (runtime.Instance, error) {
+	list, err := r.plimsollContainers(ctx, runID)
+	if err != nil {
+		return nil, err
+	}
+	var found []container.Summary
+	for _, c := range list {
+		if c.Labels[runtime.LabelRole] == role {
+			found = append(found, c)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return nil, fmt.Errorf("adopt %s of run %s: %w", role, runID, runtime.ErrRemoved)
+	case 1:
+	default:
+		return nil, fmt.Errorf("adopt %s of run %s: %d containers have that role", role, runID, len(found))
+	}
+	res, err := r.cli.ContainerInspect(ctx, found[0].ID, client.ContainerInspectOptions{})
+	if err != nil {
+		if cerrdefs.IsNotFound(err) {
+			return nil, fmt.Errorf("adopt %s of run %s: %w", role, runID, runtime.ErrRemoved)
+		}
+		return nil, fmt.Errorf("adopt %s of run %s: %w", role, runID, r.engineErr(err))
+	}
+	c := res.Container
+	name := strings.TrimPrefix(c.Name, "/")
+	in := &instance{r: r, id: c.ID, name: name, ports: map[int]bool{}}
+	if c.HostConfig != nil {
+		in.hostNetwork = c.HostConfig.NetworkMode == network.NetworkHost
+		for p := range c.HostConfig.PortBindings {
+			if p.Proto() == network.TCP {
+				in.ports[int(p.Num())] = true
+			}
+		}
+	}
+	r.log.Debug("container adopted", "container", name, "id", c.ID)
+	return in, nil
 }
