@@ -12,10 +12,10 @@ build:
 demo: setup       ## build the two demo images and check the upgrade
 	bash scripts/demo.sh
 
-test:             ## unit, integration and end-to-end tests against the real Docker engine
+test:             ## unit, integration and end-to-end tests against the real Docker engine and a local Kubernetes control plane
 	bash scripts/setup.sh --test
 	$(GO) vet ./...
-	PLIMSOLL_REQUIRE_DOCKER=1 $(GO) test -count=1 -timeout 60m ./...
+	PLIMSOLL_REQUIRE_DOCKER=1 PLIMSOLL_REQUIRE_K8S=1 $(GO) test -count=1 -timeout 60m ./...
 
 bench:            ## Layer 1 cold/warm on the Alpine pair, image facts
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/scan/syft/ ./internal/image/ ./internal/runtime/docker/

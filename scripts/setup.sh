@@ -3,7 +3,8 @@
 # docker.io and starting dockerd in the background when none does) and build bin/plimsoll.
 # With --test it also installs what the tests use: Debian's static busybox (put into test
 # images FROM scratch), PostgreSQL (the store's tests start their own server on 127.0.0.1) and
-# Chromium (the HTML report is opened in a real headless browser).
+# Chromium (the HTML report is opened in a real headless browser), and builds the Kubernetes
+# control plane the delivery tests start (scripts/k8s-build.sh).
 # Safe to run again: it does only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +34,13 @@ if ! docker_answers; then
     sleep 1
   done
   docker_answers || { echo "setup: dockerd did not come up; see /var/log/plimsoll-dockerd.log" >&2; exit 1; }
+fi
+
+if [ "${1:-}" = "--test" ]; then
+  # The Kubernetes control plane the delivery tests run: built from the Go module proxy once,
+  # then cached (a cold build takes 10-35 minutes on 2 cores; a warm one is instant).
+  echo "setup: Kubernetes control plane binaries (cached under ~/.cache/plimsoll/k8s)" >&2
+  bash scripts/k8s-build.sh >/dev/null
 fi
 
 echo "setup: building bin/plimsoll" >&2
