@@ -1,0 +1,225 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/plimsoll/plimsoll/internal/kube/kubetest"
+	"github.com/plimsoll/plimsoll/internal/metrics/promtest"
+	"github.com/plimsoll/plimsoll/internal/store"
+	"github.com/plimsoll/plimsoll/internal/store/open"
+	"github.com/plimsoll/plimsoll/internal/verdict"
+)
+
+func TestRolloutUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"rollout"},
+		{"rollout", "pod/x", "--image", "a:2", "--router", "ingress/x"},
+		{"rollout", "deploy/x", "--router", "ingress/x"}, // no --image
+		{"rollout", "deploy/x", "--image", "a:2"},        // a canary needs a router
+		{"rollout", "deploy/x", "--image", "a:2", "--router", "service/x"},
+		{"rollout", "deploy/x", "--image", "a:2", "--router", "ingress"},
+		{"rollout", "deploy/x", "--image", "a:2", "--strategy", "bluegreen", "--router", "ingress/x"},
+		{"rollout", "deploy/x", "--image", "a:2", "--strategy", "bluegreen", "--steps", "50,100"},
+		{"rollout", "deploy/x", "--image", "a:2", "--strategy", "rainbow", "--router", "ingress/x"},
+		{"rollout", "deploy/x", "--image", "a:2", "--router", "ingress/x", "--steps", "50,25,100"},
+		{"rollout", "deploy/x", "--image", "a:2", "--router", "ingress/x", "--steps", "10,50"},
+		{"rollout", "deploy/x", "--image", "a:2", "--router", "ingress/x", "--interval", "0s"},
+		{"rollout", "deploy/x", "--image", "a:2", "--router", "ingress/x", "--prometheus", "prom:9090"},
+		{"rollout", "deploy/x", "--image", "a:2", "--router", "ingress/x", "--webhook", "/hook"},
+		{"rollout", "deploy/x", "--image", "a:2", "--router", "ingress/x", "--pause", "soon"},
+	} {
+		_, _, err := execute(t, args...)
+		if !errors.Is(err, ErrUsage) {
+			t.Errorf("%q: err = %v, want a usage error", args, err)
+		}
+	}
+}
+
+// restrictedKubeconfig writes cfg (a ServiceAccount token) as a kubeconfig file.
+func restrictedKubeconfig(t *testing.T, cfg *rest.Config, ns string) string {
+	t.Helper()
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["test"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
+	kc.AuthInfos["plimsoll"] = &clientcmdapi.AuthInfo{Token: cfg.BearerToken}
+	kc.Contexts["test"] = &clientcmdapi.Context{Cluster: "test", AuthInfo: "plimsoll", Namespace: ns}
+	kc.CurrentContext = "test"
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*kc, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// rolloutApp creates Deployment and Service NAME (image registry.example/NAME:1) as the admin.
+func rolloutApp(t *testing.T, c *kubetest.Cluster, ns, name string, replicas int32) {
+	t.Helper()
+	ctx := context.Background()
+	labels := map[string]string{"app": name}
+	_, err := c.Client.AppsV1().Deployments(ns).Create(ctx, &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: appsv1.DeploymentSpec{Replicas: &replicas, Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example/" + name + ":1"}}}}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Client.CoreV1().Services(ns).Create(ctx, &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec:       corev1.ServiceSpec{Selector: labels, Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRolloutCommand runs plimsoll rollout on the test cluster with the shipped RBAC role:
+// a canary whose success rate drops at 25 % is aborted (exit 20), traffic goes back to the
+// primary, and the incident is in the store and in Markdown.
+func TestRolloutCommand(t *testing.T) {
+	c := kubetest.Start(t)
+	ns := c.Namespace(t)
+	kubeconfig := restrictedKubeconfig(t, c.Restricted(t, ns), ns)
+	ctx := context.Background()
+	name := "shop"
+	rolloutApp(t, c, ns, name, 4)
+	prefix := networkingv1.PathTypePrefix
+	if _, err := c.Client.NetworkingV1().Ingresses(ns).Create(ctx, &networkingv1.Ingress{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: networkingv1.IngressSpec{Rules: []networkingv1.IngressRule{{Host: "shop.example",
+			IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{{
+				Path: "/", PathType: &prefix,
+				Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: name, Port: networkingv1.ServiceBackendPort{Number: 80}}},
+			}}}}}}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	prom := promtest.Start(t, func(q string) promtest.Answer {
+		if strings.Contains(q, "histogram_quantile") || !strings.Contains(q, "shop-canary-") {
+			return promtest.Answer{Value: 0.1}
+		}
+		ing, err := c.Client.NetworkingV1().Ingresses(ns).Get(context.Background(), name+"-canary", metav1.GetOptions{})
+		if err != nil {
+			return promtest.Answer{Error: err.Error()}
+		}
+		if w := ing.Annotations["nginx.ingress.kubernetes.io/canary-weight"]; w != "10" {
+			return promtest.Answer{Value: 0.95} // degraded from 25 % on
+		}
+		return promtest.Answer{Value: 0.999}
+	})
+	dir := t.TempDir()
+	dsn := filepath.Join(dir, "plimsoll.db")
+	out, stderr, err := execute(t, "rollout", "deploy/"+name, "--image", "registry.example/shop:2",
+		"--kubeconfig", kubeconfig, "--router", "ingress/"+name, "--prometheus", prom.URL,
+		"--pause", "300ms", "--interval", "100ms", "--store", dsn, "--incident-dir", filepath.Join(dir, "incidents"))
+	t.Logf("stdout:\n%s\nstderr:\n%s", out, stderr)
+	var d *DecisionError
+	if !errors.As(err, &d) || d.Decision != verdict.NoGo {
+		t.Fatalf("err = %v, want a NO-GO decision (exit 20)", err)
+	}
+	for _, want := range []string{
+		"Progressing step 1/5 weight 10% SetWeight(10)",
+		"success-rate pass canary=0.999 primary=0.1 (>= 0.99)",
+		"Aborting weight 0% SetWeight(0) ScaleCanary(0)",
+		"success-rate fail canary=0.95 primary=0.1 (>= 0.99)",
+		"Aborted weight 0%",
+		"ABORTED: at 25%",
+		"incident report: ",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	st, err := open.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	incs, err := st.Incidents(ctx, store.IncidentFilter{Workload: "deploy/" + name})
+	if err != nil || len(incs) != 1 {
+		t.Fatalf("incidents %v (%v), want one", incs, err)
+	}
+	inc := incs[0]
+	if inc.Kind != store.IncidentAbortedRollout || inc.FromImage != "registry.example/shop:2" || inc.ToImage != "registry.example/shop:1" {
+		t.Errorf("incident %+v", inc)
+	}
+	md, err := os.ReadFile(filepath.Join(dir, "incidents", inc.ID+".md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(md), "applied SetWeight(0)") || !strings.Contains(string(md), "## Timeline") {
+		t.Errorf("incident report:\n%s", md)
+	}
+	ing, err := c.Client.NetworkingV1().Ingresses(ns).Get(ctx, name+"-canary", metav1.GetOptions{})
+	if err != nil || ing.Annotations["nginx.ingress.kubernetes.io/canary-weight"] != "0" {
+		t.Fatalf("canary ingress %v (%v): want weight 0", ing.Annotations, err)
+	}
+}
+
+// TestRolloutBlueGreenCommand switches a Service to green after an acceptance webhook
+// passed, then reverts it with --revert: exit 0 both times, and the revert is an incident.
+func TestRolloutBlueGreenCommand(t *testing.T) {
+	c := kubetest.Start(t)
+	ns := c.Namespace(t)
+	kubeconfig := restrictedKubeconfig(t, c.Restricted(t, ns), ns)
+	ctx := context.Background()
+	name := "cart"
+	rolloutApp(t, c, ns, name, 3)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }))
+	defer hook.Close()
+	dsn := filepath.Join(t.TempDir(), "plimsoll.db")
+	common := []string{"deploy/" + name, "--kubeconfig", kubeconfig, "--strategy", "bluegreen", "--pause", "200ms", "--interval", "100ms", "--store", dsn}
+	out, _, err := execute(t, append([]string{"rollout", "--image", "registry.example/cart:2", "--webhook", hook.URL}, common...)...)
+	t.Logf("rollout:\n%s", out)
+	if err != nil {
+		t.Fatalf("rollout: %v", err)
+	}
+	if !strings.Contains(out, "webhook-1 pass canary=HTTP 200") || !strings.Contains(out, "PROMOTED: ") {
+		t.Errorf("output lacks the webhook gate or the promotion")
+	}
+	selector := func() string {
+		svc, err := c.Client.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return svc.Spec.Selector["app"]
+	}
+	if got := selector(); got != name+"-canary" {
+		t.Fatalf("service selects app=%s after the switch, want green", got)
+	}
+	out, _, err = execute(t, append([]string{"rollout", "--revert"}, common...)...)
+	t.Logf("revert:\n%s", out)
+	if err != nil {
+		t.Fatalf("rollout --revert: %v", err)
+	}
+	if got := selector(); got != name {
+		t.Fatalf("service selects app=%s after the revert, want blue", got)
+	}
+	st, err := open.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	incs, err := st.Incidents(ctx, store.IncidentFilter{Workload: "deploy/" + name})
+	if err != nil || len(incs) != 1 {
+		t.Fatalf("incidents %v (%v), want one", incs, err)
+	}
+	if inc := incs[0]; inc.Kind != store.IncidentRollback || inc.FromImage != "registry.example/cart:2" || inc.ToImage != "registry.example/cart:1" {
+		t.Errorf("incident %+v", inc)
+	}
+}
