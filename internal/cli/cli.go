@@ -74,12 +74,19 @@ Exit codes: 0 GO, 10 CAUTION, 20 NO-GO, 1 could not decide (error),
 	})
 	root.AddCommand(
 		newCheckCmd(),
+		newSoakCmd(),
 		newPlanCmd(),
 		newRunsCmd(),
 		newInventoryCmd(),
 		newPinCmd(),
+		newPatchesCmd(),
+		newLedgerCmd(),
 		newVulnDBCmd(),
 		newGCCmd(),
+		newServeCmd(),
+		newRolloutCmd(),
+		newRollbackCmd(),
+		newDrillCmd(),
 		newVersionCmd(),
 	)
 	return root

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,6 +29,19 @@ func storeDSN(flag string) string {
 	return os.Getenv("PLIMSOLL_STORE")
 }
 
+// openHistory opens the store a command reads history from; "none" is a usage error there.
+func openHistory(ctx context.Context, flag string) (store.Store, error) {
+	dsn := storeDSN(flag)
+	if dsn == "none" {
+		return nil, fmt.Errorf("%w: --store none: there is no history to read", ErrUsage)
+	}
+	st, err := open.Open(ctx, dsn)
+	if errors.Is(err, open.ErrBadDSN) {
+		return nil, fmt.Errorf("%w: %v", ErrUsage, err)
+	}
+	return st, err
+}
+
 func newRunsCmd() *cobra.Command {
 	var (
 		dsn, image, decision, output string
@@ -45,14 +59,8 @@ run's report again.`,
 				return fmt.Errorf("%w: --output %q: use text or json", ErrUsage, output)
 			}
 			ctx := cmd.Context()
-			if storeDSN(dsn) == "none" {
-				return fmt.Errorf("%w: --store none: there is no history to read", ErrUsage)
-			}
-			st, err := open.Open(ctx, storeDSN(dsn))
+			st, err := openHistory(ctx, dsn)
 			if err != nil {
-				if errors.Is(err, open.ErrBadDSN) {
-					return fmt.Errorf("%w: %v", ErrUsage, err)
-				}
 				return err
 			}
 			defer st.Close()

@@ -201,6 +201,12 @@ type rendererKey struct {
 var dataRenderers = map[rendererKey]func(data any) []template.HTML{
 	{check.L1Diff, "packages"}:        packageDiffViews,
 	{check.L1Diff, "vulnerabilities"}: vulnDeltaViews,
+	{check.L4Perf, "cold-start"}:      perfViews("cold-start"),
+	{check.L4Perf, "latency-p95"}:     perfViews("latency-p95"),
+	{check.L4Perf, "throughput"}:      perfViews("throughput"),
+	{check.L4Perf, "rss"}:             perfViews("rss"),
+	{check.L4Perf, "cpu-per-request"}: perfViews("cpu-per-request"),
+	{check.L4Perf, "gc-pause"}:        perfViews("gc-pause"),
 }
 
 // decodeData reads data (a typed value, or the generic value a report read from JSON holds)

@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -338,4 +339,63 @@ func FuzzHTML(f *testing.F) {
 		r.Layers[0].Results[0].Data = scan.PackageDiff{Added: []scan.PackageChange{{Name: s, Type: s, NewVersion: s, Kind: scan.ChangeKind(s)}}}
 		checkHTMLSafe(t, encodeHTML(t, r))
 	})
+}
+
+// TestHTMLPerfCharts: a Layer 4 result whose Data holds both images' rounds (as perf.Data is
+// written, and as it reads back from JSON) is drawn as two distributions and two median bars;
+// Data that is not such a series draws nothing.
+func TestHTMLPerfCharts(t *testing.T) {
+	series := func(old, new []float64) any {
+		return map[string]any{"series": map[string]any{"metric": 1, "unit": "ms", "old": old, "new": new,
+			"total": len(old), "source": "p95 latency"}, "over_threshold": false}
+	}
+	r := goPatch()
+	r.Layers = append(r.Layers, Layer{Layer: check.L4Perf, Name: "perf", State: StateRan, Status: check.StatusWarn,
+		Results: []check.Result{
+			{Layer: check.L4Perf, Check: "latency-p95", Status: check.StatusWarn, Data: series([]float64{10, 11, 12, 10.5}, []float64{13, 14, 12.5, 13.5})},
+			{Layer: check.L4Perf, Check: "rss", Status: check.StatusPass, Data: series([]float64{20}, nil)},
+			{Layer: check.L4Perf, Check: "throughput", Status: check.StatusPass, Data: map[string]any{"series": "no"}},
+		}})
+	doc := checkHTMLSafe(t, encodeHTML(t, r))
+	svg := byID(doc, "perf-latency-p95")
+	if svg == nil {
+		t.Fatal("no chart of latency-p95")
+	}
+	lines, heights := 0, map[string]float64{}
+	walk(svg, func(n *html.Node) {
+		if n.Type != html.ElementNode {
+			return
+		}
+		switch n.Data {
+		case "polyline":
+			pts, _ := attr(n, "points")
+			if got := len(strings.Fields(pts)); got != 2+2*4 {
+				t.Errorf("distribution has %d points, want 10", got)
+			}
+			lines++
+		case "rect":
+			c, _ := attr(n, "class")
+			h, _ := attr(n, "height")
+			var v float64
+			if err := json.Unmarshal([]byte(h), &v); err != nil {
+				t.Fatal(err)
+			}
+			heights[c] = v
+		}
+	})
+	if lines != 2 {
+		t.Errorf("%d distributions, want old and new", lines)
+	}
+	// Medians 10.75 and 13.25 ms: the new bar is the tallest, the old one in proportion.
+	if heights["bar new"] <= heights["bar old"] || math.Abs(heights["bar old"]/heights["bar new"]-10.75/13.25) > 0.01 {
+		t.Errorf("median bars %v, want old/new = 10.75/13.25", heights)
+	}
+	if !strings.Contains(textOf(doc), "median of 4 rounds: old 10.75 ms, new 13.25 ms") {
+		t.Error("the chart's summary is missing")
+	}
+	for _, id := range []string{"perf-rss", "perf-throughput"} {
+		if byID(doc, id) != nil {
+			t.Errorf("%s drawn from Data without both series", id)
+		}
+	}
 }

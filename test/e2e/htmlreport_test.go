@@ -50,7 +50,7 @@ func artifactDir(t *testing.T) string {
 	return dir
 }
 
-// chromium runs headless Chromium on a local page with extra flags (--dump-dom,
+// chromium runs headless Chromium on a local file or an http:// URL with extra flags (--dump-dom,
 // --screenshot=…) and returns its stdout and the page's console messages, which Chromium
 // logs to stderr as "…:CONSOLE…] "message", source: …" lines.
 func chromium(t *testing.T, page string, flags ...string) (stdout string, console []string) {
@@ -60,7 +60,10 @@ func chromium(t *testing.T, page string, flags ...string) (stdout string, consol
 	args := append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
 		"--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions",
 		"--user-data-dir=" + t.TempDir(), "--enable-logging=stderr", "--v=0"}, flags...)
-	args = append(args, "file://"+page)
+	if !strings.HasPrefix(page, "http://") {
+		page = "file://" + page
+	}
+	args = append(args, page)
 	cmd := exec.CommandContext(ctx, chromiumPath, args...)
 	var out, errb strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errb
