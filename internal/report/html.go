@@ -207,6 +207,12 @@ var dataRenderers = map[rendererKey]func(data any) []template.HTML{
 	{check.L4Perf, "rss"}:             perfViews("rss"),
 	{check.L4Perf, "cpu-per-request"}: perfViews("cpu-per-request"),
 	{check.L4Perf, "gc-pause"}:        perfViews("gc-pause"),
+	{check.L6Soak, "memory"}:          soakViews("memory"),
+	{check.L6Soak, "fds"}:             soakViews("fds"),
+	{check.L6Soak, "connections"}:     soakViews("connections"),
+	{check.L6Soak, "cpu"}:             soakViews("cpu"),
+	{check.L6Soak, "health"}:          soakViews("health"),
+	{check.L6Soak, "errors"}:          soakViews("errors"),
 }
 
 // decodeData reads data (a typed value, or the generic value a report read from JSON holds)

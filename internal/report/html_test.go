@@ -399,3 +399,43 @@ func TestHTMLPerfCharts(t *testing.T) {
 		}
 	}
 }
+
+// TestHTMLSoakCharts: a Layer 6 result whose Data holds each image's series (as soak.ResultData
+// is written) is drawn as a line per image, RSS in MiB; a series with a missing value draws
+// nothing.
+func TestHTMLSoakCharts(t *testing.T) {
+	series := func(t []float64, old, new []float64) any {
+		return map[string]any{"ticks": len(t), "planned": len(t), "series": map[string]any{
+			"old": map[string]any{"t": t, "v": old}, "new": map[string]any{"t": t, "v": new}}}
+	}
+	mib := float64(1 << 20)
+	r := goPatch()
+	r.Layers = append(r.Layers, Layer{Layer: check.L6Soak, Name: "soak", State: StateRan, Status: check.StatusFail,
+		Results: []check.Result{
+			{Layer: check.L6Soak, Check: "memory", Status: check.StatusFail,
+				Data: series([]float64{0, 10, 20}, []float64{20 * mib, 20 * mib, 20 * mib}, []float64{20 * mib, 30 * mib, 40 * mib})},
+			{Layer: check.L6Soak, Check: "fds", Status: check.StatusPass, Data: series([]float64{0, 10}, []float64{5, 5}, []float64{5})},
+		}})
+	doc := checkHTMLSafe(t, encodeHTML(t, r))
+	svg := byID(doc, "soak-memory")
+	if svg == nil {
+		t.Fatal("no chart of the soak's memory")
+	}
+	lines := map[string]int{}
+	walk(svg, func(n *html.Node) {
+		if n.Type == html.ElementNode && n.Data == "polyline" {
+			c, _ := attr(n, "class")
+			pts, _ := attr(n, "points")
+			lines[c] = len(strings.Fields(pts))
+		}
+	})
+	if lines["series old"] != 3 || lines["series new"] != 3 {
+		t.Errorf("lines %v, want old and new with 3 points each", lines)
+	}
+	if s := textOf(svg); !strings.Contains(s, "new: 40") || !strings.Contains(s, "old: 20") || !strings.Contains(s, "MiB") {
+		t.Errorf("chart labels %q: want the last values in MiB", s)
+	}
+	if byID(doc, "soak-fds") != nil {
+		t.Error("a series with a missing value was drawn")
+	}
+}
