@@ -31,6 +31,7 @@ type checkFlags struct {
 	common
 	layers     []string
 	budget     time.Duration
+	soak       time.Duration
 	reportDir  string
 	sbomDir    string
 	vulnDB     string
@@ -58,6 +59,7 @@ With NEW alone it judges a first deployment.
 	fl := cmd.Flags()
 	fl.StringSliceVar(&f.layers, "layers", nil, "run exactly these layers, by number or name (e.g. 1,5 or diff,harden)")
 	fl.DurationVar(&f.budget, "budget", 0, "time budget for the whole run (default: the plan's)")
+	fl.DurationVar(&f.soak, "soak", 0, "how long Layer 6 soaks, when it runs (default: the policy's soak.duration, else the plan's minimum soak)")
 	fl.StringVar(&f.reportDir, "report-dir", "", "write summary.json, junit.xml, summary.md, summary.txt, report.html and vulnerabilities.sarif here")
 	fl.StringVar(&f.sbomDir, "sbom-dir", "", "write both images' SBOMs here as SPDX and CycloneDX JSON")
 	fl.StringVar(&f.vulnDB, "vuln-db", "", "grype database directory (default: the policy's, else grype's own: "+grype.DefaultDBDir()+")")
@@ -81,6 +83,12 @@ func runCheck(cmd *cobra.Command, f *checkFlags, args []string) error {
 	pol, err := f.policy()
 	if err != nil {
 		return err
+	}
+	switch {
+	case f.soak < 0:
+		return fmt.Errorf("%w: --soak %s is negative", ErrUsage, f.soak)
+	case f.soak > 0:
+		pol.Soak.Duration = f.soak
 	}
 	if dsn := storeDSN(f.store); dsn != "none" {
 		if _, _, err := open.Parse(dsn); err != nil {

@@ -29,7 +29,7 @@ func execute(t *testing.T, args ...string) (string, string, error) {
 func TestUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"check"}, {"check", "a", "b", "c"}, {"check", "--nope", "x"}, {"check", "--layers", "0", "x"},
-		{"check", "-o", "junit", "x"}, {"check", "--budget", "soon", "x"}, {"plan"}, {"plan", "-o", "yaml", "x"},
+		{"check", "-o", "junit", "x"}, {"check", "--budget", "soon", "x"}, {"check", "--soak", "-1h", "x"}, {"plan"}, {"plan", "-o", "yaml", "x"},
 		{"version", "extra"}, {"vulndb", "build", "x"}, {"gc", "extra"},
 		{"check", "--policy", filepath.Join(t.TempDir(), "missing.yaml"), "x"},
 		{"check", "--old-vulns", filepath.Join(t.TempDir(), "missing.json"), "x"},
