@@ -146,64 +146,57 @@ func filter(r *http.Request, now time.Time) (store.Filter, error) {
 }
 
 func (s *server) runsAPI(w http.ResponseWriter, r *http.Request) {
+	if v, ok := s.runs(w, r); ok {
+		if v.Runs == nil {
+			v.Runs = []store.RunSummary{}
+		}
+		writeJSON(w, v.Runs)
+	}
+}
+
+// runs answers the run filter of a list request with the matching runs; a bad filter is a 400.
+func (s *server) runs(w http.ResponseWriter, r *http.Request) (runsView, bool) {
 	f, err := filter(r, time.Now())
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
+		return runsView{}, false
 	}
 	runs, err := s.st.ListRuns(r.Context(), f)
 	if err != nil {
 		s.fail(w, r, err)
-		return
+		return runsView{}, false
 	}
-	if runs == nil {
-		runs = []store.RunSummary{}
-	}
-	writeJSON(w, runs)
+	return runsView{Filter: f, Runs: runs}, true
 }
 
 func (s *server) runAPI(w http.ResponseWriter, r *http.Request) {
-	rep, err := s.st.GetRun(r.Context(), r.PathValue("id"))
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	var b bytes.Buffer
-	if err := (report.JSON{}).Encode(&b, rep); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(b.Bytes())
+	s.run(w, r, report.JSON{}, "application/json")
 }
 
 func (s *server) runPage(w http.ResponseWriter, r *http.Request) {
+	s.run(w, r, report.HTML{}, "text/html; charset=utf-8")
+}
+
+// run answers with the report of the run the path names, encoded by enc.
+func (s *server) run(w http.ResponseWriter, r *http.Request, enc report.Encoder, contentType string) {
 	rep, err := s.st.GetRun(r.Context(), r.PathValue("id"))
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	var b bytes.Buffer
-	if err := (report.HTML{}).Encode(&b, rep); err != nil {
+	if err := enc.Encode(&b, rep); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Type", contentType)
 	_, _ = w.Write(b.Bytes())
 }
 
 func (s *server) runsPage(w http.ResponseWriter, r *http.Request) {
-	f, err := filter(r, time.Now())
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
+	if v, ok := s.runs(w, r); ok {
+		s.page(w, r, "runs", v)
 	}
-	runs, err := s.st.ListRuns(r.Context(), f)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	s.page(w, r, "runs", runsView{Filter: f, Runs: runs})
 }
 
 func (s *server) trendsAPI(w http.ResponseWriter, r *http.Request) {
