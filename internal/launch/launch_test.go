@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,49 +19,18 @@ import (
 	"github.com/plimsoll/plimsoll/internal/runtime"
 	"github.com/plimsoll/plimsoll/internal/runtime/docker"
 	"github.com/plimsoll/plimsoll/internal/testenv"
+	"github.com/plimsoll/plimsoll/internal/testenv/enginetest"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := testenv.Finish(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL:", err)
-		code = 1
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { enginetest.Main(m) }
 
 var _ launch.Loader = (*docker.Runtime)(nil)
 
-func newRuntime(t *testing.T) *docker.Runtime {
-	t.Helper()
-	testenv.Docker(t)
-	rt, err := docker.New(context.Background(), docker.WithStopGrace(time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rt.Close() })
-	return rt
-}
-
 // imageOf wraps a built image as the image package resolves one.
-func imageOf(t *testing.T, ref string, img v1.Image) *image.Image {
-	t.Helper()
-	d, err := img.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &image.Image{Ref: ref, Digest: d, Img: img, Config: cf}
-}
 
 func testApp(t *testing.T, opts testenv.TestAppOptions) *image.Image {
 	t.Helper()
-	return imageOf(t, "testapp", testenv.TestAppImage(t, opts))
+	return enginetest.Image(t, "testapp", testenv.TestAppImage(t, opts))
 }
 
 // start starts app from img and stops it when the test ends.
@@ -89,7 +57,7 @@ func start(t *testing.T, rt *docker.Runtime, img *image.Image, app config.App, o
 var probe = &v1.HealthConfig{Test: []string{"CMD", testenv.TestAppPath, "probe"}, Interval: 30 * time.Second}
 
 func TestWaitHealthyPasses(t *testing.T) {
-	rt := newRuntime(t)
+	rt := enginetest.Runtime(t)
 	withHC := testApp(t, testenv.TestAppOptions{Healthcheck: probe})
 	plain := testApp(t, testenv.TestAppOptions{})
 	for _, tc := range []struct {
@@ -130,8 +98,8 @@ func TestWaitHealthyPasses(t *testing.T) {
 
 // TestWaitHealthyRunning: with no port and no HEALTHCHECK, healthy is running for a second.
 func TestWaitHealthyRunning(t *testing.T) {
-	rt := newRuntime(t)
-	alpine := imageOf(t, "alpine:3.20.3", testenv.Labelled(t, testenv.AlpineImage(t, "3.20.3")))
+	rt := enginetest.Runtime(t)
+	alpine := enginetest.Image(t, "alpine:3.20.3", testenv.Labelled(t, testenv.AlpineImage(t, "3.20.3")))
 	a := start(t, rt, alpine, config.App{Cmd: []string{"sleep", "600"}}, launch.Options{})
 	if a.Port != 0 || a.Endpoint != "" {
 		t.Errorf("port %d endpoint %q for an image that exposes none", a.Port, a.Endpoint)
@@ -149,7 +117,7 @@ func TestWaitHealthyRunning(t *testing.T) {
 }
 
 func TestWaitHealthyFails(t *testing.T) {
-	rt := newRuntime(t)
+	rt := enginetest.Runtime(t)
 	mode := func(m string) *image.Image {
 		return testApp(t, testenv.TestAppOptions{Env: []string{"TESTAPP_MODE=" + m}})
 	}
@@ -168,7 +136,7 @@ func TestWaitHealthyFails(t *testing.T) {
 		{name: "never listens", img: mode("hang"), health: config.Health{TCP: true}, errIs: launch.ErrNotHealthy, errHas: "closed at once"},
 		{name: "never answers HTTP", img: mode("hang"), health: config.Health{HTTP: "/healthz"}, errIs: launch.ErrNotHealthy, errHas: "GET /healthz"},
 		{name: "no HEALTHCHECK to wait for", img: mode("ok"), health: config.Health{Image: true}, errIs: launch.ErrNoHealthcheck},
-		{name: "HEALTHCHECK fails", img: imageOf(t, "hc", testenv.TestAppImage(t, testenv.TestAppOptions{Env: []string{"TESTAPP_MODE=nohealth"}, Healthcheck: probe})),
+		{name: "HEALTHCHECK fails", img: enginetest.Image(t, "hc", testenv.TestAppImage(t, testenv.TestAppOptions{Env: []string{"TESTAPP_MODE=nohealth"}, Healthcheck: probe})),
 			errIs: launch.ErrNotHealthy, errHas: "exit code 1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -200,7 +168,7 @@ func TestWaitHealthyFails(t *testing.T) {
 }
 
 func TestStartFailed(t *testing.T) {
-	rt := newRuntime(t)
+	rt := enginetest.Runtime(t)
 	_, err := launch.Start(context.Background(), rt, rt, testApp(t, testenv.TestAppOptions{}),
 		config.App{Entrypoint: []string{"/no/such/binary"}}, launch.Options{RunID: testenv.NewRunID("launch"), Role: "test"})
 	if !errors.Is(err, runtime.ErrStartFailed) {
@@ -209,7 +177,7 @@ func TestStartFailed(t *testing.T) {
 }
 
 func TestHostNetworkAndLimits(t *testing.T) {
-	rt := newRuntime(t)
+	rt := enginetest.Runtime(t)
 	port := freePort(t)
 	app := config.App{HostNetwork: true, Port: port, CPUs: 0.5, Memory: "64m",
 		Env: []string{"TESTAPP_ADDR=127.0.0.1", "TESTAPP_PORT=" + strconv.Itoa(port)}}
@@ -230,7 +198,7 @@ func TestHostNetworkAndLimits(t *testing.T) {
 }
 
 func TestReadOnlyRoot(t *testing.T) {
-	rt := newRuntime(t)
+	rt := enginetest.Runtime(t)
 	img := testApp(t, testenv.TestAppOptions{Env: []string{"TESTAPP_MODE=writeroot"}})
 	health := config.Health{HTTP: "/healthz", Timeout: 10 * time.Second}
 
@@ -267,7 +235,7 @@ func TestReadOnlyRoot(t *testing.T) {
 // TestInterruptedWait cancels the run while it waits for health: WaitHealthy returns at once
 // and a Stop with the cancelled context still removes the container.
 func TestInterruptedWait(t *testing.T) {
-	rt := newRuntime(t)
+	rt := enginetest.Runtime(t)
 	runID := testenv.NewRunID("launch-int")
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := launch.Start(ctx, rt, rt, testApp(t, testenv.TestAppOptions{Env: []string{"TESTAPP_MODE=hang"}}),

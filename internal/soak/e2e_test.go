@@ -3,60 +3,21 @@ package soak_test
 import (
 	"context"
 	"errors"
-	"flag"
-	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-
 	"github.com/plimsoll/plimsoll/internal/check"
 	"github.com/plimsoll/plimsoll/internal/config"
-	"github.com/plimsoll/plimsoll/internal/image"
 	"github.com/plimsoll/plimsoll/internal/runtime/docker"
 	"github.com/plimsoll/plimsoll/internal/soak"
 	"github.com/plimsoll/plimsoll/internal/store/sqlite"
 	"github.com/plimsoll/plimsoll/internal/testenv"
+	"github.com/plimsoll/plimsoll/internal/testenv/enginetest"
 )
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	code := m.Run()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := testenv.Finish(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL:", err)
-		code = 1
-	}
-	os.Exit(code)
-}
-
-func newRuntime(t testing.TB) *docker.Runtime {
-	t.Helper()
-	testenv.Docker(t)
-	rt, err := docker.New(context.Background(), docker.WithStopGrace(time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rt.Close() })
-	return rt
-}
-
-func imageOf(t testing.TB, ref string, img v1.Image) *image.Image {
-	t.Helper()
-	d, err := img.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &image.Image{Ref: ref, Digest: d, Img: img, Config: cf}
-}
+func TestMain(m *testing.M) { enginetest.Main(m) }
 
 // compressed is a soak of 40 s, a sample a second, 5 s of warm-up, 50 requests/s.
 func compressed() config.Soak {
@@ -71,7 +32,7 @@ var testApp = config.App{CPUs: 1, Memory: "256m", Health: config.Health{HTTP: "/
 // soak (the leaks and the failing health stopped at a limit), and every sample is in the store.
 func TestSoakClassifies(t *testing.T) {
 	t.Parallel()
-	rt := newRuntime(t)
+	rt := enginetest.Runtime(t)
 	tests := []struct {
 		name    string
 		env     []string
@@ -88,7 +49,7 @@ func TestSoakClassifies(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			img := imageOf(t, "testapp:"+tc.check, testenv.TestAppImage(t, testenv.TestAppOptions{Env: tc.env}))
+			img := enginetest.Image(t, "testapp:"+tc.check, testenv.TestAppImage(t, testenv.TestAppOptions{Env: tc.env}))
 			st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "plimsoll.db"))
 			if err != nil {
 				t.Fatal(err)
@@ -135,8 +96,8 @@ func TestSoakClassifies(t *testing.T) {
 // it again, says so, and still observes every planned sample once.
 func TestInterruptedThenRestarted(t *testing.T) {
 	t.Parallel()
-	rt := newRuntime(t)
-	img := imageOf(t, "testapp:restart", testenv.TestAppImage(t, testenv.TestAppOptions{}))
+	rt := enginetest.Runtime(t)
+	img := enginetest.Image(t, "testapp:restart", testenv.TestAppImage(t, testenv.TestAppOptions{}))
 	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "plimsoll.db"))
 	if err != nil {
 		t.Fatal(err)

@@ -27,47 +27,17 @@ import (
 	"github.com/plimsoll/plimsoll/internal/check/functional"
 	"github.com/plimsoll/plimsoll/internal/config"
 	"github.com/plimsoll/plimsoll/internal/image"
-	"github.com/plimsoll/plimsoll/internal/runtime/docker"
 	"github.com/plimsoll/plimsoll/internal/testenv"
+	"github.com/plimsoll/plimsoll/internal/testenv/enginetest"
 	"github.com/plimsoll/plimsoll/internal/testreport"
 )
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := enginetest.Run(m)
 	if suiteBinaries.dir != "" {
 		os.RemoveAll(suiteBinaries.dir)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := testenv.Finish(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL:", err)
-		code = 1
-	}
 	os.Exit(code)
-}
-
-func newRuntime(t *testing.T) *docker.Runtime {
-	t.Helper()
-	testenv.Docker(t)
-	rt, err := docker.New(context.Background(), docker.WithStopGrace(time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rt.Close() })
-	return rt
-}
-
-func imageOf(t *testing.T, ref string, img v1.Image) *image.Image {
-	t.Helper()
-	d, err := img.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &image.Image{Ref: ref, Digest: d, Img: img, Config: cf}
 }
 
 // suiteBinaries are the fileprobe test binary and test2json, built once per test process.
@@ -186,7 +156,7 @@ func env(old, new *image.Image) *check.Env {
 // runSuite runs the layer's single check and asserts the run left no container behind.
 func runSuite(t *testing.T, app config.App, f config.Functional, e *check.Env) (check.Result, error) {
 	t.Helper()
-	rt := newRuntime(t)
+	rt := enginetest.Runtime(t)
 	runID := testenv.NewRunID("functional")
 	checks := functional.New(rt, rt, app, f, runID)
 	if len(checks) != 1 || checks[0].Name() != functional.CheckSuite {
@@ -224,8 +194,8 @@ func data(t *testing.T, res check.Result) functional.Data {
 // TestAlpineUpgradeGoSuite: Alpine 3.20 no longer ships /etc/udhcpd.conf; the Go suite built
 // into both images passes on 3.19.4 and fails TestUdhcpdConfig on 3.20.3.
 func TestAlpineUpgradeGoSuite(t *testing.T) {
-	old := imageOf(t, "alpine:3.19.4+suite", suiteImage(t, "3.19.4"))
-	new := imageOf(t, "alpine:3.20.3+suite", suiteImage(t, "3.20.3"))
+	old := enginetest.Image(t, "alpine:3.19.4+suite", suiteImage(t, "3.19.4"))
+	new := enginetest.Image(t, "alpine:3.20.3+suite", suiteImage(t, "3.20.3"))
 	f := config.Functional{Command: goSuite, Env: []string{"GOTRACEBACK=all"}}
 	res, err := runSuite(t, config.App{}, f, env(old, new))
 	if err != nil {
@@ -269,7 +239,7 @@ func TestAlpineUpgradeGoSuite(t *testing.T) {
 func TestIdenticalGO(t *testing.T) {
 	img := suiteImage(t, "3.20.3")
 	res, err := runSuite(t, config.App{}, config.Functional{Command: goSuite, Reruns: 2},
-		env(imageOf(t, "old", img), imageOf(t, "new", img)))
+		env(enginetest.Image(t, "old", img), enginetest.Image(t, "new", img)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,7 +260,7 @@ func TestIdenticalGO(t *testing.T) {
 	}
 
 	old := suiteImage(t, "3.19.4")
-	res, err = runSuite(t, config.App{}, config.Functional{Command: goSuite}, env(imageOf(t, "old", old), imageOf(t, "new", old)))
+	res, err = runSuite(t, config.App{}, config.Functional{Command: goSuite}, env(enginetest.Image(t, "old", old), enginetest.Image(t, "new", old)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,8 +272,8 @@ func TestIdenticalGO(t *testing.T) {
 // TestTAPResultsFile: the busybox TAP suite writes its report into the container; it is
 // copied out after the suite exits.
 func TestTAPResultsFile(t *testing.T) {
-	old := imageOf(t, "alpine:3.19.4+suite", suiteImage(t, "3.19.4"))
-	new := imageOf(t, "alpine:3.20.3+suite", suiteImage(t, "3.20.3"))
+	old := enginetest.Image(t, "alpine:3.19.4+suite", suiteImage(t, "3.19.4"))
+	new := enginetest.Image(t, "alpine:3.20.3+suite", suiteImage(t, "3.20.3"))
 	f := config.Functional{Command: []string{"/bin/sh", "/suite/probe.sh"}, ResultsFile: "/tmp/results.tap", Format: "tap"}
 	res, err := runSuite(t, config.App{}, f, env(old, new))
 	if err != nil {
@@ -335,7 +305,7 @@ func TestTAPResultsFile(t *testing.T) {
 
 // TestUnreadableReport: plain `go test -v` text is no report format: ERROR, never a pass.
 func TestUnreadableReport(t *testing.T) {
-	img := imageOf(t, "suite", suiteImage(t, "3.19.4"))
+	img := enginetest.Image(t, "suite", suiteImage(t, "3.19.4"))
 	f := config.Functional{Command: []string{"/suite/fileprobe.test", "-test.v"}}
 	_, err := runSuite(t, config.App{}, f, env(img, img))
 	if !errors.Is(err, testreport.ErrUnknownFormat) || !strings.HasPrefix(err.Error(), "OLD: ") {
@@ -344,7 +314,7 @@ func TestUnreadableReport(t *testing.T) {
 	// A suite cut short: the report says it passed, the exit code says otherwise.
 	f = config.Functional{Command: []string{"/bin/sh", "-c", "/suite/probe.sh >/dev/null; sed -i '/udhcpd/d; s/1..4/1..3/' /tmp/results.tap; exit 3"},
 		ResultsFile: "/tmp/results.tap"}
-	_, err = runSuite(t, config.App{}, f, env(nil, imageOf(t, "new", suiteImage(t, "3.20.3"))))
+	_, err = runSuite(t, config.App{}, f, env(nil, enginetest.Image(t, "new", suiteImage(t, "3.20.3"))))
 	if err == nil || !strings.Contains(err.Error(), "exited with code 3 but its report shows no failure") {
 		t.Errorf("err %v", err)
 	}
@@ -352,7 +322,7 @@ func TestUnreadableReport(t *testing.T) {
 
 // TestTimeout: a suite still running after the timeout is an error, and its container goes.
 func TestTimeout(t *testing.T) {
-	img := imageOf(t, "suite", suiteImage(t, "3.19.4"))
+	img := enginetest.Image(t, "suite", suiteImage(t, "3.19.4"))
 	start := time.Now()
 	_, err := runSuite(t, config.App{}, config.Functional{Command: []string{"/bin/sleep", "60"}, Timeout: time.Second}, env(nil, img))
 	if !errors.Is(err, functional.ErrTimeout) {
@@ -365,9 +335,9 @@ func TestTimeout(t *testing.T) {
 
 // TestCancel: a run cancelled while the suite runs stops its container.
 func TestCancel(t *testing.T) {
-	rt := newRuntime(t)
+	rt := enginetest.Runtime(t)
 	runID := testenv.NewRunID("functional")
-	img := imageOf(t, "suite", suiteImage(t, "3.19.4"))
+	img := enginetest.Image(t, "suite", suiteImage(t, "3.19.4"))
 	c := functional.New(rt, rt, config.App{}, config.Functional{Command: []string{"/bin/sleep", "60"}}, runID)[0]
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
@@ -390,7 +360,7 @@ func TestNotConfigured(t *testing.T) {
 // TestRunnerHost: a runner on the host, against the test app on 127.0.0.1.
 func TestRunnerHost(t *testing.T) {
 	probe, t2j := binaries(t)
-	app := imageOf(t, "testapp", testenv.TestAppImage(t, testenv.TestAppOptions{}))
+	app := enginetest.Image(t, "testapp", testenv.TestAppImage(t, testenv.TestAppOptions{}))
 	report := filepath.Join(t.TempDir(), "report.json")
 	runner := config.Functional{
 		Runner: config.FunctionalRunner{Command: []string{"/bin/sh", "-c",
@@ -417,8 +387,8 @@ func TestRunnerHost(t *testing.T) {
 func TestRunnerImage(t *testing.T) {
 	tag := "plimsoll-functional-runner:" + strings.ToLower(testenv.NewRunID("tag"))
 	testenv.LoadIntoDaemon(t, suiteImage(t, "3.19.4"), tag)
-	good := imageOf(t, "testapp", testenv.TestAppImage(t, testenv.TestAppOptions{}))
-	slow := imageOf(t, "testapp-slow", testenv.TestAppImage(t, testenv.TestAppOptions{Env: []string{"TESTAPP_SLOW_US=8000000"}}))
+	good := enginetest.Image(t, "testapp", testenv.TestAppImage(t, testenv.TestAppOptions{}))
+	slow := enginetest.Image(t, "testapp-slow", testenv.TestAppImage(t, testenv.TestAppOptions{Env: []string{"TESTAPP_SLOW_US=8000000"}}))
 	app := config.App{Health: config.Health{HTTP: "/healthz", Timeout: 30 * time.Second}}
 	runner := config.Functional{Runner: config.FunctionalRunner{Image: tag, Command: append(slices.Clone(goSuite), "-test.run=^TestApp$")}}
 	res, err := runSuite(t, app, runner, env(good, slow))
@@ -438,7 +408,7 @@ func TestRunnerImage(t *testing.T) {
 // TestRerunFlaky: a host runner whose first run fails one test, which passes on the rerun:
 // reported flaky, counted as passed.
 func TestRerunFlaky(t *testing.T) {
-	app := imageOf(t, "testapp", testenv.TestAppImage(t, testenv.TestAppOptions{}))
+	app := enginetest.Image(t, "testapp", testenv.TestAppImage(t, testenv.TestAppOptions{}))
 	dir := t.TempDir()
 	script := filepath.Join(dir, "suite.sh")
 	body := `#!/bin/sh

@@ -2,14 +2,10 @@ package readonly_test
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"testing"
 	"time"
-
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/plimsoll/plimsoll/internal/check"
 	"github.com/plimsoll/plimsoll/internal/check/readonly"
@@ -17,31 +13,10 @@ import (
 	"github.com/plimsoll/plimsoll/internal/image"
 	"github.com/plimsoll/plimsoll/internal/runtime/docker"
 	"github.com/plimsoll/plimsoll/internal/testenv"
+	"github.com/plimsoll/plimsoll/internal/testenv/enginetest"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := testenv.Finish(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL:", err)
-		code = 1
-	}
-	os.Exit(code)
-}
-
-func imageOf(t *testing.T, ref string, img v1.Image) *image.Image {
-	t.Helper()
-	d, err := img.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &image.Image{Ref: ref, Digest: d, Img: img, Config: cf}
-}
+func TestMain(m *testing.M) { enginetest.Main(m) }
 
 func TestReadOnlyRoot(t *testing.T) {
 	testenv.Docker(t)
@@ -52,11 +27,11 @@ func TestReadOnlyRoot(t *testing.T) {
 	defer rt.Close()
 	app := config.App{Health: config.Health{HTTP: "/healthz", Timeout: 10 * time.Second, Interval: 100 * time.Millisecond}}
 	mode := func(m string) *image.Image {
-		return imageOf(t, "testapp:"+m, testenv.TestAppImage(t, testenv.TestAppOptions{Env: []string{"TESTAPP_MODE=" + m}}))
+		return enginetest.Image(t, "testapp:"+m, testenv.TestAppImage(t, testenv.TestAppOptions{Env: []string{"TESTAPP_MODE=" + m}}))
 	}
 	good, writes := mode("ok"), mode("writeroot")
 	// An app running as a named user, resolved from the image's /etc/passwd for the tmpfs.
-	named := imageOf(t, "testapp:named", testenv.TestAppImage(t, testenv.TestAppOptions{
+	named := enginetest.Image(t, "testapp:named", testenv.TestAppImage(t, testenv.TestAppOptions{
 		Env: []string{"TESTAPP_MODE=writeroot"}, User: "app",
 		Files: []testenv.TestAppFile{
 			{Path: "/etc", Dir: true},

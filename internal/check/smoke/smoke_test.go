@@ -5,11 +5,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -27,46 +25,14 @@ import (
 	"github.com/plimsoll/plimsoll/internal/runtime"
 	"github.com/plimsoll/plimsoll/internal/runtime/docker"
 	"github.com/plimsoll/plimsoll/internal/testenv"
+	"github.com/plimsoll/plimsoll/internal/testenv/enginetest"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := testenv.Finish(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL:", err)
-		code = 1
-	}
-	os.Exit(code)
-}
-
-func newRuntime(t *testing.T) *docker.Runtime {
-	t.Helper()
-	testenv.Docker(t)
-	rt, err := docker.New(context.Background(), docker.WithStopGrace(time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rt.Close() })
-	return rt
-}
-
-func imageOf(t *testing.T, ref string, img v1.Image) *image.Image {
-	t.Helper()
-	d, err := img.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &image.Image{Ref: ref, Digest: d, Img: img, Config: cf}
-}
+func TestMain(m *testing.M) { enginetest.Main(m) }
 
 func testApp(t *testing.T, ref string, opts testenv.TestAppOptions) *image.Image {
 	t.Helper()
-	return imageOf(t, ref, testenv.TestAppImage(t, opts))
+	return enginetest.Image(t, ref, testenv.TestAppImage(t, opts))
 }
 
 // brokenAlpine is Alpine 3.20.3 without libcrypto and libssl (a whiteout layer), running
@@ -143,7 +109,7 @@ func fails(says string) want { return want{check.StatusFail, says} }
 func warns(says string) want { return want{check.StatusWarn, says} }
 
 func TestSmoke(t *testing.T) {
-	rt := newRuntime(t)
+	rt := enginetest.Runtime(t)
 	mode := func(version, m string, extra ...string) *image.Image {
 		return testApp(t, "testapp:"+version+"-"+m, testenv.TestAppOptions{
 			Env: append([]string{"TESTAPP_VERSION=" + version, "TESTAPP_MODE=" + m}, extra...)})
@@ -197,12 +163,12 @@ func TestSmoke(t *testing.T) {
 			"health":   fails("regression: never healthy: the container exited with code 2"),
 			"logs":     fails(`regression: panic: line 1: "panic: runtime error: invalid memory address or nil pointer dereference" (OLD: none); regression: Segmentation fault: line 2`),
 			"binaries": pass, "requests": skipped, "dependencies": skipped}},
-		{name: "needs a shared library it lacks, first deployment", new: imageOf(t, "alpine:broken", brokenAlpine(t)), app: alpineApp, smoke: alpineSmoke, want: map[string]want{
+		{name: "needs a shared library it lacks, first deployment", new: enginetest.Image(t, "alpine:broken", brokenAlpine(t)), app: alpineApp, smoke: alpineSmoke, want: map[string]want{
 			"start":    fails(`exited with code 127 before it was healthy (output: "Error loading shared library libcrypto.so.3: No such file or directory (needed by /usr/bin/ssl_client)")`),
 			"health":   fails("never healthy: the container exited with code 127"),
 			"logs":     fails(`Error loading shared library: line 1: "Error loading shared library libcrypto.so.3: No such file or directory (needed by /usr/bin/ssl_client)" (and 1 more)`),
 			"binaries": pass, "requests": skipped, "dependencies": skipped}},
-		{name: "broken on both is pre-existing", old: imageOf(t, "alpine:broken-old", brokenAlpine(t)), new: imageOf(t, "alpine:broken", brokenAlpine(t)), app: alpineApp, smoke: alpineSmoke, want: map[string]want{
+		{name: "broken on both is pre-existing", old: enginetest.Image(t, "alpine:broken-old", brokenAlpine(t)), new: enginetest.Image(t, "alpine:broken", brokenAlpine(t)), app: alpineApp, smoke: alpineSmoke, want: map[string]want{
 			"start":    warns("pre-existing: fails on OLD too: exited with code 127"),
 			"health":   warns("pre-existing: fails on OLD too: never healthy: the container exited with code 127"),
 			"logs":     warns("pre-existing: fails on OLD too: Error loading shared library: line 1"),
@@ -241,7 +207,7 @@ func TestSmoke(t *testing.T) {
 // TestSmokeHostNetwork runs OLD and NEW on the host's network, the same port for both (so they
 // must run one after the other), with a dependency listening on the host's loopback.
 func TestSmokeHostNetwork(t *testing.T) {
-	rt := newRuntime(t)
+	rt := enginetest.Runtime(t)
 	port := freePort(t)
 	dep, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -279,7 +245,7 @@ func TestSmokeHostNetwork(t *testing.T) {
 // TestSmokeInterrupted cancels the run while NEW waits for health: the check returns the
 // cancellation at once, and Close leaves no container behind.
 func TestSmokeInterrupted(t *testing.T) {
-	rt := newRuntime(t)
+	rt := enginetest.Runtime(t)
 	runID := testenv.NewRunID("smoke-int")
 	hang := testApp(t, "testapp:hang", testenv.TestAppOptions{Env: []string{"TESTAPP_MODE=hang"}})
 	sess, checks := smoke.NewSession(rt, rt, config.App{Health: config.Health{HTTP: "/healthz", Timeout: time.Minute}},

@@ -2,16 +2,12 @@ package soak_test
 
 import (
 	"context"
-	"flag"
-	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/plimsoll/plimsoll/internal/check"
 	"github.com/plimsoll/plimsoll/internal/check/soak"
@@ -21,32 +17,10 @@ import (
 	soakrun "github.com/plimsoll/plimsoll/internal/soak"
 	"github.com/plimsoll/plimsoll/internal/store/sqlite"
 	"github.com/plimsoll/plimsoll/internal/testenv"
+	"github.com/plimsoll/plimsoll/internal/testenv/enginetest"
 )
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	code := m.Run()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := testenv.Finish(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL:", err)
-		code = 1
-	}
-	os.Exit(code)
-}
-
-func imageOf(t testing.TB, ref string, img v1.Image) *image.Image {
-	t.Helper()
-	d, err := img.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &image.Image{Ref: ref, Digest: d, Img: img, Config: cf}
-}
+func TestMain(m *testing.M) { enginetest.Main(m) }
 
 // TestLayer6SideBySide soaks OLD (the plain test app) and NEW side by side, 40 s compressed:
 // a NEW with a GC sawtooth is stable (GO on every metric), a NEW that leaks memory per request
@@ -59,7 +33,7 @@ func TestLayer6SideBySide(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rt.Close()
-	old := imageOf(t, "testapp:old", testenv.TestAppImage(t, testenv.TestAppOptions{}))
+	old := enginetest.Image(t, "testapp:old", testenv.TestAppImage(t, testenv.TestAppOptions{}))
 	app := config.App{CPUs: 1, Memory: "256m", Health: config.Health{HTTP: "/healthz", Timeout: 20 * time.Second, Interval: 50 * time.Millisecond}}
 	sp := config.Soak{Duration: 40 * time.Second, Interval: time.Second, Warmup: 10 * time.Second, Load: config.SoakLoad{Rate: 50, Connections: 4}}
 	tests := []struct {
@@ -77,7 +51,7 @@ func TestLayer6SideBySide(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			newImg := imageOf(t, "testapp:"+tc.name, testenv.TestAppImage(t, testenv.TestAppOptions{Env: tc.env}))
+			newImg := enginetest.Image(t, "testapp:"+tc.name, testenv.TestAppImage(t, testenv.TestAppOptions{Env: tc.env}))
 			st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "plimsoll.db"))
 			if err != nil {
 				t.Fatal(err)
