@@ -20,6 +20,10 @@ type Perf struct {
 	Rate float64 `yaml:"rate"`
 	// Connections is the pool of keep-alive connections per image (default 100).
 	Connections int `yaml:"connections"`
+	// Capacity is how long each round drives each image as hard as it can go (a closed loop over
+	// Connections connections, one image after the other) to measure its maximum throughput
+	// (default 1s).
+	Capacity time.Duration `yaml:"capacity"`
 	// Warmup is load sent to both images before the first round and discarded.
 	Warmup time.Duration `yaml:"warmup"`
 	// Mix is what the load sends (default GET /).
@@ -56,7 +60,7 @@ type PerfThresholds struct {
 }
 
 // DefaultPerf is the seed's Layer 4: 14 paired rounds of 5 s at 100 requests/s per image over
-// 100 connections, GET /, 5 cold starts per image, and the thresholds cold start 10 %, RSS 5 %,
+// 100 connections, each followed by a 1 s closed-loop capacity burst per image, GET /, 5 cold starts per image, and the thresholds cold start 10 %, RSS 5 %,
 // p95 10 %, throughput 10 %, CPU per request 10 %, GC pause 5 %.
 func DefaultPerf() Perf {
 	return Perf{
@@ -64,6 +68,7 @@ func DefaultPerf() Perf {
 		RoundDuration: 5 * time.Second,
 		Rate:          100,
 		Connections:   100,
+		Capacity:      time.Second,
 		Mix:           []PerfRequest{{Method: http.MethodGet, Path: "/"}},
 		ColdStarts:    5,
 		Thresholds: PerfThresholds{
@@ -86,6 +91,9 @@ func (p Perf) WithDefaults() Perf {
 	}
 	if p.Connections == 0 {
 		p.Connections = d.Connections
+	}
+	if p.Capacity == 0 {
+		p.Capacity = d.Capacity
 	}
 	if len(p.Mix) == 0 {
 		p.Mix = d.Mix
@@ -135,6 +143,9 @@ func (p Perf) problems(path string) []*Problem {
 	}
 	if p.Warmup < 0 {
 		add(".warmup", "%s is negative", p.Warmup)
+	}
+	if p.Capacity < 0 {
+		add(".capacity", "%s is negative", p.Capacity)
 	}
 	if p.ColdStarts < 0 || p.ColdStarts > maxPerfColdStarts {
 		add(".coldStarts", "%d: want 1..%d (0 for the default)", p.ColdStarts, maxPerfColdStarts)
