@@ -10,7 +10,6 @@ import (
 
 	"github.com/plimsoll/plimsoll/internal/inventory"
 	"github.com/plimsoll/plimsoll/internal/ledger"
-	"github.com/plimsoll/plimsoll/internal/store"
 )
 
 func newLedgerCmd() *cobra.Command {
@@ -56,15 +55,10 @@ also counts, per image, how many references in use are already on the newest app
 				return err
 			}
 			defer st.Close()
-			events, err := st.PatchEvents(ctx, store.PatchFilter{})
+			in, err := ledger.Read(ctx, st, ledger.Input{Since: from, Now: now, RegressionWindow: win})
 			if err != nil {
 				return err
 			}
-			incidents, err := st.Incidents(ctx, store.IncidentFilter{Since: from})
-			if err != nil {
-				return err
-			}
-			in := ledger.Input{Events: events, Incidents: incidents, Since: from, Now: now, RegressionWindow: win}
 			if len(args) > 0 {
 				refs, warns, err := inventory.Find(ctx, args)
 				if err != nil {

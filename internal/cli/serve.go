@@ -16,14 +16,18 @@ import (
 )
 
 func newServeCmd() *cobra.Command {
-	var dsn, addr, token string
+	var (
+		dsn, addr, token string
+		c                common
+	)
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the recorded runs as web pages and a JSON API (read-only)",
 		Long: `serve shows the store of runs in a browser: the runs with their verdicts (/), one run's
 report (/runs/ID), and the trends of an image repository (/trends?image=REPO: verdicts over time,
-p95 latency and RSS over versions). The same data is JSON under /api/runs, /api/runs/ID and
-/api/trends?image=REPO. Nothing can be changed through it.
+p95 latency and RSS over versions), and the patch ledger (/ledger: time to patch, remediation by
+severity, regressions, changelog). The same data is JSON under /api/runs, /api/runs/ID,
+/api/trends?image=REPO and /api/ledger. Nothing can be changed through it.
 
 Listening beyond loopback needs a token (--token or $PLIMSOLL_SERVE_TOKEN), sent as
 "Authorization: Bearer TOKEN" or once in a browser as ?token=TOKEN.`,
@@ -39,6 +43,10 @@ Listening beyond loopback needs a token (--token or $PLIMSOLL_SERVE_TOKEN), sent
 			if !loopback && token == "" {
 				return fmt.Errorf("%w: --addr %s listens beyond loopback: set --token or $PLIMSOLL_SERVE_TOKEN", ErrUsage, addr)
 			}
+			pol, err := c.policy()
+			if err != nil {
+				return err
+			}
 			ctx := cmd.Context()
 			st, err := openHistory(ctx, dsn)
 			if err != nil {
@@ -50,7 +58,8 @@ Listening beyond loopback needs a token (--token or $PLIMSOLL_SERVE_TOKEN), sent
 				return fmt.Errorf("serve: %w", err)
 			}
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-			srv := &http.Server{Handler: serve.Handler(st, serve.Options{Token: token, Log: log}),
+			srv := &http.Server{Handler: serve.Handler(st, serve.Options{Token: token, Log: log,
+				RegressionWindow: pol.Patches.Regression()}),
 				ReadHeaderTimeout: 10 * time.Second}
 			fmt.Fprintf(cmd.OutOrStdout(), "plimsoll serve: http://%s/\n", ln.Addr())
 			return listen(ctx, srv, ln)
@@ -59,6 +68,7 @@ Listening beyond loopback needs a token (--token or $PLIMSOLL_SERVE_TOKEN), sent
 	fl := cmd.Flags()
 	fl.StringVar(&dsn, "store", "", storeHelp)
 	fl.StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on (port 0 picks a free one)")
+	fl.StringVarP(&c.policyPath, "policy", "p", "", "policy file (its patches.regressionWindow, for the ledger); default: the built-in seed policy")
 	fl.StringVar(&token, "token", "", "require this token on every request (default $PLIMSOLL_SERVE_TOKEN)")
 	return cmd
 }

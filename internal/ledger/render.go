@@ -74,7 +74,11 @@ func (t table) write(b *strings.Builder, md bool) {
 	if md {
 		b.WriteString("| " + strings.Join(t.head, " | ") + " |\n|" + strings.Repeat("---|", len(t.head)) + "\n")
 		for _, r := range t.rows {
-			b.WriteString("| " + strings.Join(r, " | ") + " |\n")
+			cells := make([]string, len(r))
+			for i, c := range r {
+				cells[i] = strings.ReplaceAll(c, "|", "\\|")
+			}
+			b.WriteString("| " + strings.Join(cells, " | ") + " |\n")
 		}
 		return
 	}
@@ -86,17 +90,17 @@ func (t table) write(b *strings.Builder, md bool) {
 	_ = tw.Flush()
 }
 
-func write(w io.Writer, r Report, md bool) error {
-	var b strings.Builder
-	h1, h2 := "", ""
-	if md {
-		h1, h2 = "# ", "\n## "
-	}
+// Title names the ledger and its period.
+func (r Report) Title() string {
 	period := "all time to " + stamp(r.Now)
 	if !r.Since.IsZero() {
 		period = stamp(r.Since) + " to " + stamp(r.Now)
 	}
-	fmt.Fprintf(&b, "%sPatch ledger, %s UTC\n\n", h1, period)
+	return "Patch ledger, " + period + " UTC"
+}
+
+// Summary is the ledger's headline figures, as label and value.
+func (r Report) Summary() [][2]string {
 	mttp := "n/a (no applied patch was seen first)"
 	if r.Timed > 0 {
 		mttp = fmt.Sprintf("%s over %d patch(es)", days(r.MeanTimeToPatch), r.Timed)
@@ -105,40 +109,53 @@ func write(w io.Writer, r Report, md bool) error {
 	if r.Applied > 0 {
 		rate = fmt.Sprintf("%.0f%% (%d of %d applied, rollback within %s)", r.RegressionRate*100, len(r.Regressions), r.Applied, days(r.RegressionWindow))
 	}
-	bullet := ""
-	if md {
-		bullet = "- "
-	}
-	fmt.Fprintf(&b, "%sPatches applied: %d\n%sMean time to patch (first seen → applied): %s\n%sRegression rate: %s\n%sChecks: %s\n",
-		bullet, r.Applied, bullet, mttp, bullet, rate, bullet, decisions(r))
+	return [][2]string{{"Patches applied", fmt.Sprint(r.Applied)}, {"Mean time to patch (first seen → applied)", mttp},
+		{"Regression rate", rate}, {"Checks", decisions(r)}}
+}
 
-	fmt.Fprintf(&b, "%sTime to remediation by severity\n\n", sectionHead(h2))
-	t := table{head: []string{"severity", "patches", "mean", "max"}}
+// Section is one table of the ledger.
+type Section struct {
+	Title string
+	Head  []string
+	Rows  [][]string
+}
+
+// Sections is the ledger's tables: remediation by severity, adoption, regressions, changelog
+// (newest first).
+func (r Report) Sections() []Section {
+	sev := Section{Title: "Time to remediation by severity", Head: []string{"severity", "patches", "mean", "max"}}
 	for _, s := range r.BySeverity {
-		t.rows = append(t.rows, []string{s.Severity.String(), fmt.Sprint(s.Patches), days(s.Mean), days(s.Max)})
+		sev.Rows = append(sev.Rows, []string{s.Severity.String(), fmt.Sprint(s.Patches), days(s.Mean), days(s.Max)})
 	}
-	t.write(&b, md)
-
-	fmt.Fprintf(&b, "%sAdoption of the newest patch\n\n", sectionHead(h2))
-	t = table{head: []string{"image", "newest patch", "on it"}}
+	ad := Section{Title: "Adoption of the newest patch", Head: []string{"image", "newest patch", "on it"}}
 	for _, a := range r.Adoption {
-		t.rows = append(t.rows, []string{a.Image, a.Newest, fmt.Sprintf("%d of %d", a.OnNewest, a.Total)})
+		ad.Rows = append(ad.Rows, []string{a.Image, a.Newest, fmt.Sprintf("%d of %d", a.OnNewest, a.Total)})
 	}
-	t.write(&b, md)
-
-	fmt.Fprintf(&b, "%sRegressions\n\n", sectionHead(h2))
-	t = table{head: []string{"patch", "applied", "incident", "after", "reason"}}
+	reg := Section{Title: "Regressions", Head: []string{"patch", "applied", "incident", "after", "reason"}}
 	for _, g := range r.Regressions {
-		t.rows = append(t.rows, []string{g.ToRef, stamp(g.Applied), g.Incident, days(g.After), g.Reason})
+		reg.Rows = append(reg.Rows, []string{g.ToRef, stamp(g.Applied), g.Incident, days(g.After), g.Reason})
 	}
-	t.write(&b, md)
-
-	fmt.Fprintf(&b, "%sChangelog\n\n", sectionHead(h2))
-	t = table{head: []string{"time", "event", "patch", "decision", "run", "note"}}
+	log := Section{Title: "Changelog", Head: []string{"time", "event", "patch", "decision", "run", "note"}}
 	for _, e := range slices.Backward(r.Changelog) {
-		t.rows = append(t.rows, []string{stamp(e.Time), string(e.Kind), e.ToRef, orDash(string(e.Decision)), orDash(e.RunID), orDash(e.Note)})
+		log.Rows = append(log.Rows, []string{stamp(e.Time), string(e.Kind), e.ToRef, orDash(string(e.Decision)), orDash(e.RunID), orDash(e.Note)})
 	}
-	t.write(&b, md)
+	return []Section{sev, ad, reg, log}
+}
+
+func write(w io.Writer, r Report, md bool) error {
+	var b strings.Builder
+	h1, h2, bullet := "", "", ""
+	if md {
+		h1, h2, bullet = "# ", "\n## ", "- "
+	}
+	fmt.Fprintf(&b, "%s%s\n\n", h1, r.Title())
+	for _, kv := range r.Summary() {
+		fmt.Fprintf(&b, "%s%s: %s\n", bullet, kv[0], kv[1])
+	}
+	for _, sec := range r.Sections() {
+		fmt.Fprintf(&b, "%s%s\n\n", sectionHead(h2), sec.Title)
+		table{head: sec.Head, rows: sec.Rows}.write(&b, md)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -154,5 +171,5 @@ func orDash(s string) string {
 	if s == "" {
 		return "-"
 	}
-	return strings.ReplaceAll(s, "|", "\\|")
+	return s
 }

@@ -46,7 +46,7 @@ svg .axis{stroke:#9aa3ad}svg text{font-size:11px;fill:#444}svg polyline{fill:non
 svg circle{fill:#14324a}svg circle.d-go{fill:#1a7f37}svg circle.d-caution{fill:#b35900}svg circle.d-no-go{fill:#c62828}svg circle.d-error{fill:#5a5f66}
 .empty{color:#5a5f66}
 </style></head><body>
-<header><a href="/"><strong>plimsoll</strong></a><a href="/">Runs</a></header><main>
+<header><a href="/"><strong>plimsoll</strong></a><a href="/">Runs</a><a href="/ledger">Patch ledger</a></header><main>
 {{end}}
 
 {{define "runs"}}{{template "head" "Runs"}}
@@ -77,6 +77,15 @@ svg circle{fill:#14324a}svg circle.d-go{fill:#1a7f37}svg circle.d-caution{fill:#
 <td>{{with .P95Ms}}{{.}}{{end}}</td><td>{{with .RSSMiB}}{{.}}{{end}}</td></tr>{{end}}
 </tbody></table>
 {{else}}<p class="empty">No run of this repository is recorded.</p>{{end}}
+</main></body></html>{{end}}
+
+{{define "ledger"}}{{template "head" "Patch ledger"}}
+<h1>{{.Title}}</h1>
+<table id="ledger-summary">{{range .Summary}}<tr><th>{{index . 0}}</th><td>{{index . 1}}</td></tr>{{end}}</table>
+{{range $i, $s := .Sections}}<h2>{{$s.Title}}</h2>
+{{if $s.Rows}}<table id="ledger-{{$i}}"><thead><tr>{{range $s.Head}}<th>{{.}}</th>{{end}}</tr></thead><tbody>
+{{range $s.Rows}}<tr>{{range .}}<td>{{.}}</td>{{end}}</tr>{{end}}</tbody></table>
+{{else}}<p class="empty">none</p>{{end}}{{end}}
 </main></body></html>{{end}}
 
 {{define "chart"}}<svg id="chart-{{.ID}}" class="chart" role="img" aria-label="{{.Title}}" width="{{.Width}}" height="{{.Height}}" viewBox="0 0 {{.Width}} {{.Height}}" xmlns="http://www.w3.org/2000/svg">

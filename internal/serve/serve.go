@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/plimsoll/plimsoll/internal/ledger"
 	"github.com/plimsoll/plimsoll/internal/report"
 	"github.com/plimsoll/plimsoll/internal/store"
 	"github.com/plimsoll/plimsoll/internal/verdict"
@@ -38,6 +39,9 @@ type Options struct {
 	Token string
 	// Log receives one line per failed request; nil discards.
 	Log *slog.Logger
+	// RegressionWindow is how long after a patch a rollback counts against it on the ledger
+	// page (the policy's patches.regressionWindow).
+	RegressionWindow time.Duration
 }
 
 // Handler serves the UI and the API over st, which it does not close.
@@ -45,7 +49,7 @@ func Handler(st store.Store, o Options) http.Handler {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &server{st: st, log: o.Log}
+	s := &server{st: st, log: o.Log, window: o.RegressionWindow}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.runsPage)
 	mux.HandleFunc("GET /runs/{id}", s.runPage)
@@ -53,13 +57,16 @@ func Handler(st store.Store, o Options) http.Handler {
 	mux.HandleFunc("GET /api/runs", s.runsAPI)
 	mux.HandleFunc("GET /api/runs/{id}", s.runAPI)
 	mux.HandleFunc("GET /api/trends", s.trendsAPI)
+	mux.HandleFunc("GET /ledger", s.ledgerPage)
+	mux.HandleFunc("GET /api/ledger", s.ledgerAPI)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	return readOnly(withToken(o.Token, secureHeaders(mux)))
 }
 
 type server struct {
-	st  store.Store
-	log *slog.Logger
+	st     store.Store
+	log    *slog.Logger
+	window time.Duration
 }
 
 // readOnly refuses every method but GET and HEAD.
@@ -225,6 +232,33 @@ func (s *server) trend(w http.ResponseWriter, r *http.Request) (Trend, bool) {
 		return Trend{}, false
 	}
 	return t, true
+}
+
+func (s *server) ledgerAPI(w http.ResponseWriter, r *http.Request) {
+	if l, ok := s.ledger(w, r); ok {
+		writeJSON(w, l)
+	}
+}
+
+func (s *server) ledgerPage(w http.ResponseWriter, r *http.Request) {
+	if l, ok := s.ledger(w, r); ok {
+		s.page(w, r, "ledger", l)
+	}
+}
+
+// ledger computes the patch ledger from the store, over the last ?since=DURATION or all time.
+func (s *server) ledger(w http.ResponseWriter, r *http.Request) (ledger.Report, bool) {
+	f, err := filter(r, time.Now())
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return ledger.Report{}, false
+	}
+	in, err := ledger.Read(r.Context(), s.st, ledger.Input{Since: f.Since, Now: time.Now(), RegressionWindow: s.window})
+	if err != nil {
+		s.fail(w, r, err)
+		return ledger.Report{}, false
+	}
+	return ledger.Compute(in), true
 }
 
 func (s *server) page(w http.ResponseWriter, r *http.Request, name string, v any) {

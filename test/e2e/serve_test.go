@@ -74,6 +74,7 @@ func TestServeInChromium(t *testing.T) {
 		{"runs", "", "runs", "NO-GO"},
 		{"report", "runs/" + hostile.RunID, "decision", "NO-GO"},
 		{"trends", "trends?image=" + url.QueryEscape("alpine"), "chart-verdicts", ""},
+		{"ledger", "ledger", "ledger-summary", "Patches applied"},
 	}
 	for _, p := range pages {
 		u := base + p.path
