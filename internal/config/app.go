@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
 )
 
 // App says how to run the application in either image. Layers 2 to 6 start OLD and NEW the
@@ -83,10 +85,52 @@ type Request struct {
 	Expect string `yaml:"expect"`
 }
 
-// Dependency is a service the app needs, as host:port.
+// Dependency is a service the app needs: a host:port it must reach, or a sidecar container
+// that Layer 2 starts for the app to reach on the host's loopback.
 type Dependency struct {
-	Name    string `yaml:"name"`
+	Name string `yaml:"name"`
+	// Address is host:port; with a sidecar it defaults to 127.0.0.1:Sidecar.Port (WithDefaults).
 	Address string `yaml:"address"`
+	// Sidecar, when set, is a container Layer 2 starts once, before the app, and stops after.
+	Sidecar Sidecar `yaml:"sidecar"`
+}
+
+// DefaultSidecarReady is how long a sidecar may take to accept connections when the policy
+// does not say.
+const DefaultSidecarReady = 30 * time.Second
+
+// Sidecar is a service container Layer 2 runs beside the app, on the host's network, so the
+// app (which must use app.hostNetwork too) reaches it on 127.0.0.1:Port.
+type Sidecar struct {
+	// Image is a reference the container engine already holds (plimsoll never pulls it).
+	Image string `yaml:"image"`
+	// Command replaces the image's CMD when set; Env is added to the image's environment.
+	Command []string `yaml:"command"`
+	Env     []string `yaml:"env"`
+	// Port is the TCP port the sidecar listens on, on the host's loopback.
+	Port int `yaml:"port"`
+	// Ready bounds the wait for 127.0.0.1:Port to accept a connection (default 30s).
+	Ready time.Duration `yaml:"ready"`
+}
+
+// IsSet reports whether the policy describes a sidecar (any of its fields is set).
+func (s Sidecar) IsSet() bool {
+	return s.Image != "" || len(s.Command) > 0 || len(s.Env) > 0 || s.Port != 0 || s.Ready != 0
+}
+
+// WithDefaults returns d with a sidecar's defaults filled in: the address 127.0.0.1:Port and
+// the ready time DefaultSidecarReady.
+func (d Dependency) WithDefaults() Dependency {
+	if !d.Sidecar.IsSet() {
+		return d
+	}
+	if d.Address == "" && d.Sidecar.Port > 0 && d.Sidecar.Port <= 65535 {
+		d.Address = net.JoinHostPort("127.0.0.1", strconv.Itoa(d.Sidecar.Port))
+	}
+	if d.Sidecar.Ready == 0 {
+		d.Sidecar.Ready = DefaultSidecarReady
+	}
+	return d
 }
 
 // Harden tunes Layer 5.
@@ -176,11 +220,71 @@ func (s Smoke) problems(path string) []*Problem {
 		}
 	}
 	for i, d := range s.Dependencies {
-		if _, port, err := net.SplitHostPort(d.Address); err != nil || port == "" {
-			ps = append(ps, &Problem{Path: fmt.Sprintf("%s.dependencies[%d].address", path, i), Msg: fmt.Sprintf("%q is not host:port", d.Address)})
-		}
+		ps = append(ps, d.problems(fmt.Sprintf("%s.dependencies[%d]", path, i))...)
 	}
 	return append(ps, names(s.StructureTests, path+".structureTests", "file name")...)
+}
+
+func (d Dependency) problems(path string) []*Problem {
+	if !d.Sidecar.IsSet() {
+		if _, port, err := net.SplitHostPort(d.Address); err != nil || port == "" {
+			return []*Problem{{Path: path + ".address", Msg: fmt.Sprintf("%q is not host:port", d.Address)}}
+		}
+		return nil
+	}
+	var ps []*Problem
+	sc, at := d.Sidecar, path+".sidecar"
+	if sc.Image == "" {
+		ps = append(ps, &Problem{Path: at + ".image", Msg: "missing: a sidecar needs the image it runs"})
+	} else if _, err := name.ParseReference(sc.Image); err != nil {
+		ps = append(ps, &Problem{Path: at + ".image", Msg: fmt.Sprintf("%q is not an image reference: %v", sc.Image, err)})
+	}
+	if sc.Port < 1 || sc.Port > 65535 {
+		ps = append(ps, &Problem{Path: at + ".port", Msg: fmt.Sprintf("%d is not a TCP port: a sidecar needs the port it listens on (1-65535)", sc.Port)})
+	}
+	if sc.Ready < 0 {
+		ps = append(ps, &Problem{Path: at + ".ready", Msg: "negative"})
+	}
+	for i, kv := range sc.Env {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			ps = append(ps, &Problem{Path: fmt.Sprintf("%s.env[%d]", at, i), Msg: fmt.Sprintf("%q is not KEY=VALUE", kv)})
+		}
+	}
+	if d.Address != "" && sc.Port >= 1 && sc.Port <= 65535 {
+		host, port, err := net.SplitHostPort(d.Address)
+		ip := net.ParseIP(host)
+		if err != nil || port != strconv.Itoa(sc.Port) || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
+			ps = append(ps, &Problem{Path: path + ".address", Msg: fmt.Sprintf("%q: the app reaches its sidecar on 127.0.0.1:%d (leave address out)", d.Address, sc.Port)})
+		}
+	}
+	return ps
+}
+
+// sidecarProblems checks the sidecars of s against the app: the app must share the host's
+// network to reach them on loopback, and no two of them, nor the app, may claim one port.
+func sidecarProblems(a App, s Smoke, path string) []*Problem {
+	var ps []*Problem
+	ports := map[int]int{}
+	for i, d := range s.Dependencies {
+		if !d.Sidecar.IsSet() {
+			continue
+		}
+		at := fmt.Sprintf("%s.dependencies[%d].sidecar", path, i)
+		if !a.HostNetwork {
+			ps = append(ps, &Problem{Path: at, Msg: "needs app.hostNetwork: true: a sidecar runs on the host's network and the app reaches it on 127.0.0.1, which it can only do on the host's network too"})
+		}
+		p := d.Sidecar.Port
+		if p < 1 || p > 65535 {
+			continue
+		}
+		if j, ok := ports[p]; ok {
+			ps = append(ps, &Problem{Path: at + ".port", Msg: fmt.Sprintf("%d is also the port of dependencies[%d]: two sidecars cannot listen on one host port", p, j)})
+		} else if p == a.Port && a.HostNetwork {
+			ps = append(ps, &Problem{Path: at + ".port", Msg: fmt.Sprintf("%d is app.port: the sidecar and the app would both listen on it on the host's network", p)})
+		}
+		ports[p] = i
+	}
+	return ps
 }
 
 func (h Harden) problems(path string) []*Problem {

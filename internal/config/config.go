@@ -153,7 +153,7 @@ func (p *Policy) problems() []*Problem {
 			ps = append(ps, s.problems(yamlName(v.Type().Field(i)))...)
 		}
 	}
-	return ps
+	return append(ps, sidecarProblems(p.App, p.Smoke, "smoke")...)
 }
 
 func apiVersionProblem(got string, line int) *Problem {

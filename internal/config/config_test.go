@@ -222,6 +222,16 @@ func TestExamplePolicy(t *testing.T) {
 	if got := plan.ApplyOverrides(distro, p.Plan.Overrides()); got.MinSoak != 72*time.Hour || got.Budget != 96*time.Hour {
 		t.Errorf("example distro plan: soak %s budget %s, want 72h 96h", got.MinSoak, got.Budget)
 	}
+	// The perf and soak sections write out the defaults; the patch policy is an example.
+	if d := DefaultPerf(); p.Perf.Rounds != d.Rounds || p.Perf.Capacity != d.Capacity || p.Perf.Thresholds != d.Thresholds {
+		t.Errorf("example perf %+v differs from the defaults %+v", p.Perf, d)
+	}
+	if d := DefaultSoak(); p.Soak.Limits != d.Limits || p.Soak.Duration != d.Duration || p.Soak.Interval != d.Interval {
+		t.Errorf("example soak %+v differs from the defaults %+v", p.Soak, d)
+	}
+	if w := p.Patches.Windows; p.Patches.Eligible.Fixes != "high" || len(w) != 1 || w[0].Timezone != "Europe/Berlin" || p.Patches.Approvals.Count != 1 {
+		t.Errorf("example patch policy = %+v", p.Patches)
+	}
 }
 
 func TestOverrides(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/plimsoll/plimsoll/internal/check"
+	"github.com/plimsoll/plimsoll/internal/config"
 	"github.com/plimsoll/plimsoll/internal/launch"
 )
 
@@ -255,7 +256,7 @@ type dependenciesCheck struct{ s *Session }
 func (dependenciesCheck) Name() string { return "dependencies" }
 
 func (c dependenciesCheck) Run(ctx context.Context, env *check.Env) (check.Result, error) {
-	deps := c.s.smoke.Dependencies
+	deps := c.s.deps
 	switch {
 	case len(deps) == 0:
 		return check.Result{Status: check.StatusSkipped, Message: "no dependencies configured (smoke.dependencies)"}, nil
@@ -264,10 +265,25 @@ func (c dependenciesCheck) Run(ctx context.Context, env *check.Env) (check.Resul
 	if err != nil {
 		return check.Result{}, err
 	}
+	// A sidecar that is not serving fails its dependency on both images alike: neither is to
+	// blame, and without OLD nothing can be told.
+	faults := c.s.sidecarFaults()
+	if len(faults) > 0 && old == nil {
+		var msgs []string
+		for i := range deps {
+			if f := faults[i]; f != nil {
+				msgs = append(msgs, f.Error())
+			}
+		}
+		return check.Result{}, fmt.Errorf("%w: %s", ErrSidecar, strings.Join(msgs, "; "))
+	}
 	items := make([]item, len(deps))
 	for i, d := range deps {
 		items[i] = both(dependencyName(d), old, new, func(o *observation) outcome {
-			if o.deps == nil {
+			switch {
+			case faults[i] != nil:
+				return fail("%v", faults[i])
+			case o.deps == nil:
 				return skip("the app is not running (see start)")
 			}
 			return o.deps[i]
@@ -277,9 +293,23 @@ func (c dependenciesCheck) Run(ctx context.Context, env *check.Env) (check.Resul
 	r := result(j, items, true)
 	r.Measured, r.Baseline = tally(items, false, "reachable"), tally(items, true, "reachable")
 	r.Threshold = fmt.Sprintf("TCP connect within %s", DialTimeout)
+	if n := sidecarCount(deps); n > 0 {
+		r.Threshold += fmt.Sprintf("; %s started once on the host's network, each listening within its ready time", plural(n, "sidecar"))
+	}
 	r.Source = "dialled from inside the app container's network namespace"
 	if c.s.app.HostNetwork {
 		r.Source = "dialled from the host's network namespace, which the app shares (app.hostNetwork)"
 	}
 	return r, nil
+}
+
+// sidecarCount says how many dependencies are sidecars.
+func sidecarCount(deps []config.Dependency) int {
+	n := 0
+	for _, d := range deps {
+		if d.Sidecar.IsSet() {
+			n++
+		}
+	}
+	return n
 }

@@ -15,6 +15,15 @@
 // host's, so they are dialled from here; on the engine's bridge network plimsoll enters the app
 // container's namespace (internal/netns), which needs root — without it the dependency check
 // is skipped, saying so.
+//
+// A dependency may be a sidecar the policy describes: a container of an image the engine
+// holds (it is started by reference, never pulled), run on the host's network — so the app
+// must be too — once per session before the first app starts, labelled with the run like the
+// app's containers, and stopped by Close. It must accept a TCP connection on 127.0.0.1:port
+// within its ready time. A sidecar that does not start, get ready or keep running is no fault
+// of either image: that dependency fails on OLD and NEW alike, which the comparison calls
+// pre-existing (CAUTION); on a first deployment, with nothing to compare with, the check
+// cannot tell and returns an error wrapping ErrSidecar (ERROR).
 package smoke
 
 import (
@@ -55,10 +64,13 @@ type Session struct {
 	patterns       []*regexp.Regexp
 	patternErr     error
 	requestTimeout time.Duration
+	deps           []config.Dependency // the policy's, defaults applied
 
-	mu   sync.Mutex
-	obs  map[*image.Image]*observation
-	live map[runtime.Instance]bool // started and not yet stopped
+	mu              sync.Mutex
+	obs             map[*image.Image]*observation
+	live            map[runtime.Instance]bool // started and not yet stopped
+	sidecarsStarted bool
+	sidecars        map[int]*sidecar // by dependency index
 }
 
 // NewSession returns Layer 2's checks for a run, in the order they must run — start, health,
@@ -66,7 +78,10 @@ type Session struct {
 // the session when the layer is done, on every path.
 func NewSession(rt runtime.Runtime, ld launch.Loader, app config.App, s config.Smoke, runID string) (*Session, []check.Check) {
 	ss := &Session{rt: rt, ld: ld, app: app, smoke: s, runID: runID, requestTimeout: RequestTimeout,
-		obs: map[*image.Image]*observation{}, live: map[runtime.Instance]bool{}}
+		obs: map[*image.Image]*observation{}, live: map[runtime.Instance]bool{}, sidecars: map[int]*sidecar{}}
+	for _, d := range s.Dependencies {
+		ss.deps = append(ss.deps, d.WithDefaults())
+	}
 	if ss.smoke.StayUp <= 0 {
 		ss.smoke.StayUp = DefaultStayUp
 	}
@@ -83,8 +98,8 @@ func NewSession(rt runtime.Runtime, ld launch.Loader, app config.App, s config.S
 	}
 }
 
-// Close stops every container of the session that is still running (one whose observation
-// was interrupted, or whose stop failed). It is safe to call more than once.
+// Close stops every container of the session that is still running: the sidecars, and an app
+// whose observation was interrupted or whose stop failed. It is safe to call more than once.
 func (s *Session) Close(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -136,11 +151,14 @@ func (o *observation) lastWords(patterns []*regexp.Regexp) string {
 	return ""
 }
 
-// observe returns the observations of env's images, making them on first use: OLD, then NEW.
-// The error is set when an image could not be tried.
+// observe returns the observations of env's images, making them on first use: the sidecars
+// first, then OLD, then NEW. The error is set when an image could not be tried.
 func (s *Session) observe(ctx context.Context, env *check.Env) (old, new *observation, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.startSidecars(ctx); err != nil {
+		return nil, nil, err
+	}
 	get := func(img *image.Image, role string) *observation {
 		if o, ok := s.obs[img]; ok {
 			return o
@@ -206,7 +224,7 @@ func (s *Session) observeOne(ctx context.Context, env *check.Env, img *image.Ima
 			o.err = err
 			return o
 		}
-		if len(s.smoke.Dependencies) > 0 {
+		if len(s.deps) > 0 {
 			dial := dialFunc(dialHere)
 			if !s.app.HostNetwork {
 				pid, err := a.Instance.PID(ctx)
@@ -216,10 +234,11 @@ func (s *Session) observeOne(ctx context.Context, env *check.Env, img *image.Ima
 				}
 				dial = func(ctx context.Context, address string) (net.Conn, error) { return netns.Dial(ctx, pid, address) }
 			}
-			if o.deps = dialAll(ctx, s.smoke.Dependencies, dial); ctx.Err() != nil {
+			if o.deps = dialAll(ctx, s.deps, dial); ctx.Err() != nil {
 				o.err = fmt.Errorf("dial the dependencies: %w", ctx.Err())
 				return o
 			}
+			s.checkSidecars(ctx)
 		}
 		// The requests may have killed it.
 		if st, err := a.Instance.State(ctx); err == nil && !st.Running {
