@@ -87,6 +87,8 @@ Exit codes: 0 GO, 10 CAUTION, 20 NO-GO, 1 could not decide (error),
 		newRolloutCmd(),
 		newRollbackCmd(),
 		newDrillCmd(),
+		newHelmCmd(),
+		newPreflightCmd(),
 		newVersionCmd(),
 	)
 	return root

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/plimsoll/plimsoll/internal/helm"
 	"github.com/plimsoll/plimsoll/internal/incident"
 	"github.com/plimsoll/plimsoll/internal/kube"
 	"github.com/plimsoll/plimsoll/internal/store"
@@ -33,12 +34,13 @@ type rollbackOpts struct {
 	dsn         string
 	incidentDir string
 	verbose     bool
+	forceUnlock bool
 }
 
 func newRollbackCmd() *cobra.Command {
 	var o rollbackOpts
 	cmd := &cobra.Command{
-		Use:   "rollback deploy/NAME [deploy/NAME...]",
+		Use:   "rollback deploy/NAME [deploy/NAME...] | helm/RELEASE [helm/RELEASE...]",
 		Short: "Roll Deployments back to their previous (or a given) revision, verified, with an incident record",
 		Long: `rollback does what 'kubectl rollout undo' does to each Deployment (the previous revision,
 or --to-revision N), then waits for the rollout like 'kubectl rollout status' (a progress
@@ -52,6 +54,11 @@ migration: rolling back to a revision older than it is refused unless --force.
 
 Each rollback is recorded as an incident: Markdown in --incident-dir and a record in the
 store. --dry-run says what would happen and changes nothing.
+
+helm/RELEASE rolls a Helm release back through the Helm SDK ('helm rollback --wait': a new
+revision "Rollback to N" whose pods are Ready). A release stuck in pending-install,
+pending-upgrade or pending-rollback is rolled back to its last deployed revision;
+--force-unlock first marks the stuck revision failed. Each is recorded as an incident too.
 
 Exit codes: 0 rolled back and verified (or nothing to do), 20 a rollout or its verification
 failed, 1 error (nothing rolled back: unknown revision, paused, migration guardâ€¦), 2 usage.`,
@@ -69,6 +76,7 @@ failed, 1 error (nothing rolled back: unknown revision, paused, migration guardâ
 	fl.StringVar(&o.dsn, "store", "", storeHelp)
 	fl.StringVar(&o.incidentDir, "incident-dir", "plimsoll-incidents", `where incident reports are written as Markdown ("" for none)`)
 	fl.BoolVarP(&o.verbose, "verbose", "v", false, "log diagnostics to stderr")
+	fl.BoolVar(&o.forceUnlock, "force-unlock", false, "helm/RELEASE stuck in a pending-* status: mark it failed before rolling back")
 	return cmd
 }
 
@@ -86,6 +94,20 @@ func runRollback(cmd *cobra.Command, args []string, o rollbackOpts) error {
 	}
 	if o.timeout <= 0 {
 		return fmt.Errorf("%w: --timeout must be positive", ErrUsage)
+	}
+	if strings.HasPrefix(strings.ToLower(args[0]), "helm/") {
+		releases := make([]string, len(args))
+		for i, a := range args {
+			n, err := helm.ParseRelease(a)
+			if err != nil {
+				return fmt.Errorf("%w: %v (Deployments and Helm releases are rolled back by separate commands)", ErrUsage, err)
+			}
+			releases[i] = n
+		}
+		return runHelmRollback(cmd, releases, o)
+	}
+	if o.forceUnlock {
+		return fmt.Errorf("%w: --force-unlock is for helm/RELEASE", ErrUsage)
 	}
 	names := make([]string, len(args))
 	for i, a := range args {
