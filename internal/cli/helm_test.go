@@ -7,8 +7,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/plimsoll/plimsoll/internal/kube/kubetest"
+	"github.com/plimsoll/plimsoll/internal/patches/patchestest"
 	"github.com/plimsoll/plimsoll/internal/store"
 	"github.com/plimsoll/plimsoll/internal/store/open"
 	"github.com/plimsoll/plimsoll/internal/verdict"
@@ -108,5 +110,35 @@ func TestHelmCommands(t *testing.T) {
 	}
 	if decision(err) != verdict.Caution || !strings.Contains(out, `"check": "current-pods"`) {
 		t.Fatalf("preflight over pods that are not Ready: %v\n%s", err, out)
+	}
+
+	// --image: the image's vulnerabilities, matched offline. The bad build brings two
+	// critical findings; the patched one none.
+	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // the package inventories Layer 1 caches
+	line, reg, db := patchestest.Images(t, time.Time{}), patchestest.Serve(t, nil), patchestest.VulnDB(t)
+	patchestest.Push(t, reg+"/shop/base:bad", line.Bad)
+	patchestest.Push(t, reg+"/shop/base:patched", line.Patched)
+	c.Kubectl(t, "-n", ns, "set", "image", "deploy/demo", "web=nginx:1.3")
+	for _, tc := range []struct {
+		tag  string
+		want verdict.Decision
+	}{{"bad", verdict.NoGo}, {"patched", verdict.Go}} {
+		var d verdict.Decision
+		for range 60 { // until the pods of the last release are Ready again
+			out, _, err = execute(t, append([]string{"preflight", "--chart", chart, "--release", "demo", "--set", "image.tag=1.3",
+				"--image", "registry:" + reg + "/shop/base:" + tc.tag, "--vuln-db", db}, kp...)...)
+			if d = decision(err); err == nil {
+				d = verdict.Go
+			}
+			if d != verdict.Caution {
+				break
+			}
+		}
+		if d != tc.want || !strings.Contains(out, "vulnerabilities") {
+			t.Errorf("preflight --image %s: %v (%v), want %s\n%s", tc.tag, d, err, tc.want, out)
+		}
+		if tc.want == verdict.NoGo && !strings.Contains(out, "CVE-2099-1007") {
+			t.Errorf("preflight --image bad does not name CVE-2099-1007:\n%s", out)
+		}
 	}
 }

@@ -13,7 +13,9 @@ import (
 	"github.com/plimsoll/plimsoll/internal/check"
 	"github.com/plimsoll/plimsoll/internal/image"
 	"github.com/plimsoll/plimsoll/internal/kube"
+	"github.com/plimsoll/plimsoll/internal/plan"
 	"github.com/plimsoll/plimsoll/internal/preflight"
+	"github.com/plimsoll/plimsoll/internal/scan/grype"
 	"github.com/plimsoll/plimsoll/internal/sign"
 	"github.com/plimsoll/plimsoll/internal/verdict"
 )
@@ -25,6 +27,7 @@ type preflightOpts struct {
 	values, set    []string
 	manifests      []string
 	image          string
+	vulnDB         string
 	output         string
 }
 
@@ -32,7 +35,7 @@ func newPreflightCmd() *cobra.Command {
 	var o preflightOpts
 	cmd := &cobra.Command{
 		Use:   "preflight (--chart DIR [--values F] [--set k=v] | -f MANIFEST...) [--image IMG] [-n NS]",
-		Short: "The pre-deployment checklist: chart, server-side dry run, nodes, current pods, capacity, signature",
+		Short: "The pre-deployment checklist: chart, server-side dry run, nodes, current pods, capacity, signature, vulnerabilities",
 		Long: `preflight checks, before a deployment, that it can succeed:
   chart-lint       helm lint of --chart with its values
   render           the chart renders (helm template), or the -f manifests parse
@@ -42,6 +45,8 @@ func newPreflightCmd() *cobra.Command {
   capacity         allocatable CPU/memory of the usable nodes, minus the requests of the pods
                    running on them, covers the new replicas' requests
   image-signature  --image is signed as the policy's harden.signature says (skipped without one)
+  vulnerabilities  --image has no vulnerability at or above the policy's vulnerabilities.failOn
+                   (high by default), matched offline against the grype database (--vuln-db)
 
 ` + refHelp + `
 
@@ -60,7 +65,8 @@ not run), 2 usage.`,
 	fl.StringArrayVar(&o.values, "values", nil, "a values YAML file for --chart (repeatable)")
 	fl.StringArrayVar(&o.set, "set", nil, "set a chart value, k=v (repeatable)")
 	fl.StringArrayVarP(&o.manifests, "filename", "f", nil, "a YAML manifest of objects (repeatable)")
-	fl.StringVar(&o.image, "image", "", "the image being deployed, for the signature check")
+	fl.StringVar(&o.image, "image", "", "the image being deployed, for the signature and vulnerability checks")
+	fl.StringVar(&o.vulnDB, "vuln-db", "", "grype database directory for --image (default: the policy's, else grype's own: "+grype.DefaultDBDir()+")")
 	fl.StringVarP(&o.output, "output", "o", "text", "text or json")
 	return cmd
 }
@@ -80,7 +86,18 @@ func runPreflight(cmd *cobra.Command, o preflightOpts) error {
 	}
 	log := o.logger(cmd.ErrOrStderr())
 	var verifier *sign.Verifier
+	var vulns check.Check
 	if o.image != "" {
+		// Layer 1's vulnerability check, judging the image alone as a first deployment does.
+		layerOne, err := (&checkFlags{common: o.common, vulnDB: o.vulnDB}).layerOne(pol)
+		if err != nil {
+			return err
+		}
+		for _, c := range layerOne(plan.Plan{}) {
+			if c.Name() == "vulnerabilities" {
+				vulns = c
+			}
+		}
 		opts := []sign.Option{sign.WithLogger(log)}
 		if o.insecure {
 			opts = append(opts, sign.WithInsecure())
@@ -105,6 +122,12 @@ func runPreflight(cmd *cobra.Command, o preflightOpts) error {
 			return fmt.Errorf("preflight image: %w", err)
 		}
 		results = append(results, preflight.Signature(ctx, img, verifier, pol.Harden.Signature.Required))
+		res, err := vulns.Run(ctx, &check.Env{New: img, Log: log})
+		if err != nil {
+			res = check.Result{Status: check.StatusError, Message: err.Error()}
+		}
+		res.Layer, res.Check = check.L1Diff, "vulnerabilities"
+		results = append(results, res)
 		img.Close()
 	}
 	w := cmd.OutOrStdout()
