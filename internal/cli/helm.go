@@ -210,14 +210,5 @@ func runHelmRollback(cmd *cobra.Command, names []string, o rollbackOpts) error {
 			errs = append(errs, err)
 		}
 	}
-	if err := saveIncidents(cmd, o.incidentDir, o.dsn, incidents); err != nil {
-		errs = append(errs, err)
-	}
-	switch {
-	case len(errs) > 0:
-		return errors.Join(append(errs, failed...)...)
-	case len(failed) > 0:
-		return &DecisionError{Decision: verdict.NoGo, Summary: fmt.Sprintf("%d of %d Helm rollbacks failed", len(failed), len(names)), Reason: failed[0].Error()}
-	}
-	return nil
+	return finishRollbacks(cmd, o, incidents, "Helm rollbacks", len(names), failed, errs)
 }

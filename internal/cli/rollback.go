@@ -173,6 +173,13 @@ func runRollback(cmd *cobra.Command, args []string, o rollbackOpts) error {
 			errs = append(errs, out.err)
 		}
 	}
+	return finishRollbacks(cmd, o, incidents, "rollbacks", len(names), failed, errs)
+}
+
+// finishRollbacks records the incidents of the rollbacks that were applied and returns the
+// outcome of all of them: errors (nothing rolled back) first, then rollbacks that were applied
+// but failed (NO-GO), else nil.
+func finishRollbacks(cmd *cobra.Command, o rollbackOpts, incidents []store.Incident, what string, total int, failed, errs []error) error {
 	if err := saveIncidents(cmd, o.incidentDir, o.dsn, incidents); err != nil {
 		errs = append(errs, err)
 	}
@@ -180,7 +187,7 @@ func runRollback(cmd *cobra.Command, args []string, o rollbackOpts) error {
 	case len(errs) > 0:
 		return errors.Join(append(errs, failed...)...)
 	case len(failed) > 0:
-		return &DecisionError{Decision: verdict.NoGo, Summary: fmt.Sprintf("%d of %d rollbacks failed", len(failed), len(names)), Reason: failed[0].Error()}
+		return &DecisionError{Decision: verdict.NoGo, Summary: fmt.Sprintf("%d of %d %s failed", len(failed), total, what), Reason: failed[0].Error()}
 	}
 	return nil
 }
