@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -50,7 +51,8 @@ func (in *instance) fail(op string, err error) error {
 	switch {
 	case cerrdefs.IsNotFound(err):
 		return fmt.Errorf("%s %s: %w", op, in.name, runtime.ErrRemoved)
-	case cerrdefs.IsConflict(err):
+	case cerrdefs.IsConflict(err), strings.Contains(err.Error(), "container state improper"):
+		// Podman answers 500 "container state improper" where Docker answers 409 Conflict.
 		return fmt.Errorf("%s %s: %w: %v", op, in.name, runtime.ErrNotRunning, err)
 	}
 	return fmt.Errorf("%s %s: %w", op, in.name, in.r.engineErr(err))
