@@ -1,7 +1,7 @@
 # plimsoll — make targets. `make demo` is the main job; `make test` runs every test.
 GO ?= go
 
-.PHONY: setup build demo test bench fuzz zoo clean
+.PHONY: setup build demo test bench fuzz zoo zoo-full clean
 
 setup:            ## docker engine up (installed if missing) and bin/plimsoll built
 	bash scripts/setup.sh
@@ -22,6 +22,9 @@ bench:            ## Layer 1 cold/warm on the Alpine pair, image facts
 
 zoo:              ## every image pair of the regression zoo; rewrites zoo/README.md
 	$(GO) test ./test/zoo -run TestZoo -count=1 -timeout 20m -args -zoo.table=$(CURDIR)/zoo/README.md
+
+zoo-full:         ## the zoo's slow cases in full: the seed's Layer 4 and a 5-minute soak
+	$(GO) test ./test/zoo -run TestZoo -count=1 -timeout 90m -args -zoo.full
 
 fuzz:             ## each fuzz target for 20 s
 	bash scripts/fuzz.sh 20s
