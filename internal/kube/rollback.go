@@ -101,7 +101,7 @@ var annotationsToSkip = map[string]bool{
 
 // conflictBackoff is how Rollback retries a patch refused because the Deployment changed
 // under it (the controller's status writes change it too).
-var conflictBackoff = wait.Backoff{Steps: 10, Duration: 20 * time.Millisecond, Factor: 1.5, Jitter: 0.5}
+var conflictBackoff = wait.Backoff{Steps: 15, Duration: 20 * time.Millisecond, Factor: 1.5, Jitter: 0.5, Cap: 2 * time.Second}
 
 // Rollback rolls Deployment ns/name back with `kubectl rollout undo`'s semantics, then waits
 // for the rollout (WaitForRollout), verifies it and writes the audit annotations.
@@ -136,11 +136,24 @@ func Rollback(ctx context.Context, c kubernetes.Interface, ns, name string, opts
 	res := RollbackResult{Namespace: ns, Name: name, DryRun: opts.DryRun}
 	api := c.AppsV1().Deployments(ns)
 	pinned := opts.ToRevision
+	var (
+		revs []Revision
+		seen *corev1.PodTemplateSpec // the template revs was read against
+	)
 	err := retry.OnError(conflictBackoff, isConflict, func() error {
 		res.Attempts++
-		d, revs, err := History(ctx, c, ns, name)
+		d, err := api.Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
-			return err
+			return fmt.Errorf("get deployment %s/%s: %w", ns, name, err)
+		}
+		// The ReplicaSets change only when the template does: a retry after a write that
+		// left the template alone reads the Deployment alone, which keeps the window
+		// between read and patch short against a busy writer.
+		if seen == nil || !equalIgnoreHash(seen, &d.Spec.Template) {
+			if revs, err = history(ctx, c, d); err != nil {
+				return err
+			}
+			seen = d.Spec.Template.DeepCopy()
 		}
 		target, err := pickRevision(name, revs, pinned)
 		if err != nil {

@@ -277,6 +277,7 @@ func TestConcurrentUpdate(t *testing.T) {
 					close(started)
 				}
 			}
+			time.Sleep(5 * time.Millisecond) // a hot writer (up to 200 writes/s), not a lock-out
 		}
 	})
 	<-started
