@@ -35,6 +35,7 @@ type rollbackOpts struct {
 	incidentDir string
 	verbose     bool
 	forceUnlock bool
+	fb          fallbackFlags
 }
 
 func newRollbackCmd() *cobra.Command {
@@ -51,6 +52,10 @@ rolled back at once, each verified and reported on its own line.
 
 A revision whose pod template carries the annotation plimsoll.dev/migration applied a schema
 migration: rolling back to a revision older than it is refused unless --force.
+
+When the restored revision's image cannot be pulled, the rollback fails within seconds
+instead of at the progress deadline, unless the registry fallback applies a replacement:
+` + fallbackHelp + `
 
 Each rollback is recorded as an incident: Markdown in --incident-dir and a record in the
 store. --dry-run says what would happen and changes nothing.
@@ -77,6 +82,7 @@ failed, 1 error (nothing rolled back: unknown revision, paused, migration guardâ
 	fl.StringVar(&o.incidentDir, "incident-dir", "plimsoll-incidents", `where incident reports are written as Markdown ("" for none)`)
 	fl.BoolVarP(&o.verbose, "verbose", "v", false, "log diagnostics to stderr")
 	fl.BoolVar(&o.forceUnlock, "force-unlock", false, "helm/RELEASE stuck in a pending-* status: mark it failed before rolling back")
+	o.fb.register(cmd)
 	return cmd
 }
 
@@ -122,6 +128,20 @@ func runRollback(cmd *cobra.Command, args []string, o rollbackOpts) error {
 		return err
 	}
 	log := (&common{verbose: o.verbose}).logger(cmd.ErrOrStderr())
+	fbs, err := o.fb.setup(o.dsn, log)
+	if err != nil {
+		return err
+	}
+	var onPull func(context.Context, string, []kube.PullFailure) (string, error)
+	if find := fbs.onPull(rollbackAdvice); find != nil {
+		onPull = func(ctx context.Context, image string, failures []kube.PullFailure) (string, error) {
+			use, note := find(ctx, image, failures)
+			if use == "" {
+				return "", errors.New(note)
+			}
+			return use, nil
+		}
+	}
 	by := whoami()
 	reason := o.reason
 	if reason == "" {
@@ -144,7 +164,7 @@ func runRollback(cmd *cobra.Command, args []string, o rollbackOpts) error {
 			defer cancel()
 			res, err := kube.Rollback(ctx, client, ns, name, kube.RollbackOptions{
 				ToRevision: o.toRevision, DryRun: o.dryRun, Force: o.force, Reason: reason, By: by,
-				HealthURL: o.healthURL, Progress: rec.Add, Logger: log,
+				HealthURL: o.healthURL, Progress: rec.Add, Logger: log, OnPullFailure: onPull,
 			})
 			rec.Update(func(in *store.Incident) { in.FromImage, in.ToImage = res.From.Image(), res.To.Image() })
 			if err != nil {
@@ -207,6 +227,9 @@ func printRollback(w io.Writer, name string, r kube.RollbackResult, err error) {
 	}
 	for _, f := range r.Forced {
 		fmt.Fprintf(w, "deploy/%s: forced past schema migration %s\n", name, f)
+	}
+	if r.Fallback != "" {
+		fmt.Fprintf(w, "deploy/%s: registry fallback: %s\n", name, r.Fallback)
 	}
 }
 

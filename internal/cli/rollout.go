@@ -43,6 +43,7 @@ type rolloutOpts struct {
 	dsn             string
 	incidentDir     string
 	verbose         bool
+	fb              fallbackFlags
 }
 
 func newRolloutCmd() *cobra.Command {
@@ -64,6 +65,9 @@ against primary; --webhook URL (repeatable) POSTs the target as JSON, 2xx passes
 without data is inconclusive: the step holds, and --max-inconclusive in a row abort.
 On a breach the traffic goes back to the primary first, then the canary is scaled to zero,
 then an incident is recorded (--store, and Markdown in --incident-dir).
+
+` + fallbackHelp + `
+A canary that cannot pull its image aborts at once unless the fallback applies a replacement.
 
 Exit codes: 0 promoted (or reverted with --revert), 20 aborted (traffic on the primary),
 1 error, 2 usage.`,
@@ -89,6 +93,7 @@ Exit codes: 0 promoted (or reverted with --revert), 20 aborted (traffic on the p
 	fl.StringVar(&o.dsn, "store", "", "where incidents are recorded: "+storeHelp)
 	fl.StringVar(&o.incidentDir, "incident-dir", "", "write each incident's Markdown report into this directory")
 	fl.BoolVarP(&o.verbose, "verbose", "v", false, "log diagnostics to stderr")
+	o.fb.register(cmd)
 	return cmd
 }
 
@@ -132,6 +137,11 @@ func runRollout(cmd *cobra.Command, arg string, o rolloutOpts) error {
 		return fmt.Errorf("%w: --router %q: a canary is routed by httproute/NAME or ingress/NAME", ErrUsage, kindName)
 	}
 
+	log := (&common{verbose: o.verbose}).logger(cmd.ErrOrStderr())
+	fbs, err := o.fb.setup(o.dsn, log)
+	if err != nil {
+		return err
+	}
 	httpc := &http.Client{Timeout: 10 * time.Second}
 	var gates, pre []metrics.Gate
 	if o.prometheus != "" {
@@ -181,7 +191,8 @@ func runRollout(cmd *cobra.Command, arg string, o rolloutOpts) error {
 		Target:   metrics.Target{Namespace: ns, Canary: wl.CanaryName(), Primary: name},
 		Incident: store.Incident{Namespace: ns, Workload: "deploy/" + name},
 		Progress: func(t rollout.Tick) { printTick(out, t) },
-		Logger:   (&common{verbose: o.verbose}).logger(cmd.ErrOrStderr()),
+		Fallback: fbs.onPull(rolloutAdvice),
+		Logger:   log,
 	}
 
 	var s rollout.State
@@ -195,6 +206,9 @@ func runRollout(cmd *cobra.Command, arg string, o rolloutOpts) error {
 		s = rollout.Revert(plan, "revert requested")
 		fmt.Fprintf(out, "reverting %s/%s: all traffic to the primary, canary to 0\n", ns, name)
 	} else {
+		if o.image, err = fbs.verify(ctx, out, o.image, rolloutAdvice); err != nil {
+			return err
+		}
 		info, err := rollout.Begin(ctx, d, o.image)
 		if err != nil {
 			if errors.Is(err, rollout.ErrUnsupported) {
@@ -229,11 +243,15 @@ func runRollout(cmd *cobra.Command, arg string, o rolloutOpts) error {
 	case err != nil:
 		return err
 	}
+	img := o.image
+	if res.FallbackImage != "" {
+		img = res.FallbackImage
+	}
 	if plan.Strategy == rollout.BlueGreen {
-		fmt.Fprintf(out, "PROMOTED: %s now selects %s (%s); %s keeps its %d pods for --revert\n", kindName, wl.CanaryName(), o.image, name, plan.Replicas)
+		fmt.Fprintf(out, "PROMOTED: %s now selects %s (%s); %s keeps its %d pods for --revert\n", kindName, wl.CanaryName(), img, name, plan.Replicas)
 		return nil
 	}
-	fmt.Fprintf(out, "PROMOTED: %s/%s runs %s\n", ns, name, o.image)
+	fmt.Fprintf(out, "PROMOTED: %s/%s runs %s\n", ns, name, img)
 	return nil
 }
 

@@ -54,6 +54,8 @@ type Policy struct {
 	Soak Soak `yaml:"soak"`
 	// Patches is the patch policy of `plimsoll patches`.
 	Patches Patches `yaml:"patches"`
+	// Delivery tunes `plimsoll rollout` and `rollback`: the registry fallback.
+	Delivery Delivery `yaml:"delivery"`
 }
 
 // PlanSection overrides the seed plans, by upgrade kind ("patch", "major", …).

@@ -148,7 +148,7 @@ unknownSection: {}
 			`line 18: vulnerabilities.allowNewOnMajor: "maybe" is not a boolean: write true or false`,
 			`line 19: vulnerabilities.ignore: want a list, found a mapping`,
 			`line 20: vulnerabilities.ignore: given twice (first at line 19)`,
-			`line 21: unknownSection: unknown field: use apiVersion, kind, plan, diff, vulnerabilities, app, smoke, functional, perf, harden, soak, patches`,
+			`line 21: unknownSection: unknown field: use apiVersion, kind, plan, diff, vulnerabilities, app, smoke, functional, perf, harden, soak, patches, delivery`,
 		}},
 		{"wrong shapes", header + "plan: [patch]\ndiff: {allowRemoved: libc-utils}\nvulnerabilities: {failOn: [high], db: {a: 1}}\n", []string{
 			"line 3: plan: want a mapping, found a list",

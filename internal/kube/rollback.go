@@ -27,6 +27,9 @@ const (
 	AnnotationReason       = "plimsoll.dev/rolled-back-reason"
 	AnnotationAt           = "plimsoll.dev/rolled-back-at"
 	AnnotationBy           = "plimsoll.dev/rolled-back-by"
+	// AnnotationFallbackImage is the image Rollback set instead of one that could not be
+	// pulled (RollbackOptions.OnPullFailure); absent when there was none.
+	AnnotationFallbackImage = "plimsoll.dev/rolled-back-fallback-image"
 )
 
 // Sentinel errors of Rollback, for callers that branch.
@@ -60,6 +63,11 @@ type RollbackOptions struct {
 	Progress func(what string)
 	// Logger gets diagnostics; nil discards them.
 	Logger *slog.Logger
+	// OnPullFailure, when set, is asked once for another image when the pods of the restored
+	// revision cannot pull image (the failing container's image in the template). A non-empty
+	// answer is set on that container and the rollout is waited for again; an error or ""
+	// makes Rollback fail with ErrImagePull.
+	OnPullFailure func(ctx context.Context, image string, failures []PullFailure) (string, error)
 }
 
 // RollbackResult is what Rollback did to one Deployment.
@@ -86,6 +94,12 @@ type RollbackResult struct {
 	// ReadyPods the pods of it that were verified Ready.
 	Available time.Duration
 	ReadyPods int
+	// Fallback is "IMAGE → FALLBACK" when OnPullFailure gave an image that was set instead of
+	// one that could not be pulled.
+	Fallback string
+	// PullFailures are the containers that could not pull their image when Rollback failed
+	// with ErrImagePull.
+	PullFailures []PullFailure
 }
 
 // annotationsToSkip are kept from the Deployment and not copied from the ReplicaSet, as
@@ -117,7 +131,11 @@ var conflictBackoff = wait.Backoff{Steps: 15, Duration: 20 * time.Millisecond, F
 // as one JSON patch with the Deployment's resourceVersion as a precondition: a concurrent
 // update makes the patch fail as a whole and Rollback reads again and retries, keeping the
 // target revision it chose first. The wait fails with ErrProgressDeadline or
-// ErrRolloutTimeout (ctx carries the time limit); verification (the new ReplicaSet's pods
+// ErrRolloutTimeout (ctx carries the time limit), or, within about a second of the kubelet
+// reporting it, with ErrImagePull when the restored revision's pods cannot pull their image
+// and none of them is Ready; OnPullFailure may then name another image, which is set on the
+// failing container (a patch of that image alone, with the same precondition and retries)
+// and waited for with the time left. Verification (the new ReplicaSet's pods
 // are Ready and none is crash-looping; HealthURL answers 200) fails with ErrVerifyFailed. The
 // result is returned, as far as it got, with every error.
 func Rollback(ctx context.Context, c kubernetes.Interface, ns, name string, opts RollbackOptions) (RollbackResult, error) {
@@ -213,7 +231,10 @@ func Rollback(ctx context.Context, c kubernetes.Interface, ns, name string, opts
 	patched := time.Now()
 	note("patched deployment %s to the template of revision %d (%s), attempt %d", name, res.To.Number, res.To.Image(), res.Attempts)
 
-	d, werr := WaitForRollout(ctx, c, ns, name, patched, nil)
+	d, failures, werr := waitOrPullFailure(ctx, c, ns, name, patched, log)
+	if len(failures) > 0 {
+		d, werr = res.pullFailed(ctx, c, failures, opts, note, log)
+	}
 	if werr == nil {
 		res.Available = time.Since(start)
 		res.NewRevision, _ = strconv.ParseInt(d.Annotations[RevisionAnnotation], 10, 64)
@@ -405,14 +426,138 @@ func health(ctx context.Context, opts RollbackOptions) error {
 	}
 }
 
+// pullFailed handles the pull failures of the restored revision: it asks OnPullFailure for
+// another image once, sets it and waits again, or returns the ErrImagePull error.
+func (res *RollbackResult) pullFailed(ctx context.Context, c kubernetes.Interface, failures []PullFailure, opts RollbackOptions, note func(string, ...any), log *slog.Logger) (*appsv1.Deployment, error) {
+	ns, name := res.Namespace, res.Name
+	f := failures[0]
+	image := templateImage(&res.To.Template, f.Container)
+	if image == "" {
+		image = f.Image
+	}
+	note("deployment %s: %s", name, f)
+	if opts.OnPullFailure == nil {
+		res.PullFailures = failures
+		return nil, pullError(failures, nil)
+	}
+	alt, err := opts.OnPullFailure(ctx, image, failures)
+	switch {
+	case err != nil:
+		res.PullFailures = failures
+		return nil, pullError(failures, err) // the callback's error says what it offers or lacks
+	case alt == "":
+		res.PullFailures = failures
+		return nil, pullError(failures, fmt.Errorf("no fallback for %s", image))
+	}
+	if err := setImage(ctx, c, ns, name, f.Container, image, alt, note); err != nil {
+		res.PullFailures = failures
+		return nil, errors.Join(pullError(failures, nil), fmt.Errorf("set fallback image %s: %w", alt, err))
+	}
+	res.Fallback = image + " → " + alt
+	note("deployment %s: container %s falls back to %s", name, f.Container, res.Fallback)
+	d, failures, err := waitOrPullFailure(ctx, c, ns, name, time.Now(), log)
+	if len(failures) > 0 {
+		res.PullFailures = failures
+		note("deployment %s: %s", name, failures[0])
+		return nil, pullError(failures, fmt.Errorf("%s was the fallback for %s", alt, image))
+	}
+	return d, err
+}
+
+// templateImage is the image of the container (or init container) named ctr in t, "" when
+// there is none.
+func templateImage(t *corev1.PodTemplateSpec, ctr string) string {
+	if i, init := containerIndex(t, ctr); i >= 0 {
+		if init {
+			return t.Spec.InitContainers[i].Image
+		}
+		return t.Spec.Containers[i].Image
+	}
+	return ""
+}
+
+// containerIndex finds the container named ctr in t: its index and whether it is an init
+// container; -1 when there is none.
+func containerIndex(t *corev1.PodTemplateSpec, ctr string) (int, bool) {
+	for i := range t.Spec.Containers {
+		if t.Spec.Containers[i].Name == ctr {
+			return i, false
+		}
+	}
+	for i := range t.Spec.InitContainers {
+		if t.Spec.InitContainers[i].Name == ctr {
+			return i, true
+		}
+	}
+	return -1, false
+}
+
+// setImage replaces the image of container ctr of Deployment ns/name, which must still be
+// from, with to: a JSON patch of that image alone with the Deployment's resourceVersion as a
+// precondition, retried after conflicts.
+func setImage(ctx context.Context, c kubernetes.Interface, ns, name, ctr, from, to string, note func(string, ...any)) error {
+	api := c.AppsV1().Deployments(ns)
+	attempt := 0
+	return retry.OnError(conflictBackoff, isConflict, func() error {
+		attempt++
+		d, err := api.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return fmt.Errorf("get deployment %s/%s: %w", ns, name, err)
+		}
+		patch, err := imagePatch(d, ctr, from, to)
+		if err != nil {
+			return err
+		}
+		if _, err := api.Patch(ctx, name, types.JSONPatchType, patch, metav1.PatchOptions{}); err != nil {
+			if isConflict(err) {
+				note("deployment %s changed while setting the fallback image (attempt %d); reading it again", name, attempt)
+			}
+			return fmt.Errorf("patch deployment %s/%s: %w", ns, name, err)
+		}
+		return nil
+	})
+}
+
+// imagePatch is the JSON patch that sets container ctr's image to to, provided it is still
+// from, with d's resourceVersion as a precondition.
+func imagePatch(d *appsv1.Deployment, ctr, from, to string) ([]byte, error) {
+	i, init := containerIndex(&d.Spec.Template, ctr)
+	if i < 0 {
+		return nil, fmt.Errorf("deployment %s/%s has no container %s any more", d.Namespace, d.Name, ctr)
+	}
+	list, have := "containers", ""
+	if init {
+		list, have = "initContainers", d.Spec.Template.Spec.InitContainers[i].Image
+	} else {
+		have = d.Spec.Template.Spec.Containers[i].Image
+	}
+	if have != from {
+		return nil, fmt.Errorf("deployment %s/%s: container %s now runs %s, not %s: someone else changed it", d.Namespace, d.Name, ctr, have, from)
+	}
+	path := fmt.Sprintf("/spec/template/spec/%s/%d", list, i)
+	ops := []map[string]any{
+		{"op": "test", "path": path + "/name", "value": ctr},
+		{"op": "replace", "path": path + "/image", "value": to},
+	}
+	if d.ResourceVersion != "" {
+		ops = append(ops, map[string]any{"op": "replace", "path": "/metadata/resourceVersion", "value": d.ResourceVersion})
+	}
+	return json.Marshal(ops)
+}
+
 // annotate writes the audit annotations (a merge patch of those keys only) and records a
 // Kubernetes Event on the Deployment. A refused Event is only logged.
 func annotate(ctx context.Context, c kubernetes.Interface, ns, name string, res RollbackResult, opts RollbackOptions, at time.Time) error {
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{
-		AnnotationRolledBackTo: strconv.FormatInt(res.To.Number, 10),
-		AnnotationReason:       opts.Reason,
-		AnnotationAt:           at.UTC().Format(time.RFC3339),
-		AnnotationBy:           opts.By,
+	var fallback any // null removes an earlier rollback's fallback
+	if _, alt, ok := strings.Cut(res.Fallback, " → "); ok {
+		fallback = alt
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]any{
+		AnnotationRolledBackTo:  strconv.FormatInt(res.To.Number, 10),
+		AnnotationReason:        opts.Reason,
+		AnnotationAt:            at.UTC().Format(time.RFC3339),
+		AnnotationBy:            opts.By,
+		AnnotationFallbackImage: fallback,
 	}}})
 	if err != nil {
 		return err
@@ -423,6 +568,9 @@ func annotate(ctx context.Context, c kubernetes.Interface, ns, name string, res 
 	}
 	msg := fmt.Sprintf("rolled back from revision %d (%s) to revision %d (%s) by %s: %s",
 		res.From.Number, res.From.Image(), res.To.Number, res.To.Image(), opts.By, opts.Reason)
+	if res.Fallback != "" {
+		msg += "; fallback image " + res.Fallback
+	}
 	now := metav1.NewTime(at)
 	ev := &corev1.Event{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: name + ".plimsoll-", Namespace: ns},

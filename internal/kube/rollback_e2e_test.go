@@ -465,3 +465,128 @@ func TestDrillCommand(t *testing.T) {
 		t.Errorf("drill without --image: exit %d, want 2", code)
 	}
 }
+
+// TestRollbackUnpullable rolls back to a revision whose image cannot be pulled: Rollback
+// notices the pull failures long before the progress deadline (600 s) and fails with
+// ErrImagePull, or sets the image OnPullFailure gives and ends Available on it.
+func TestRollbackUnpullable(t *testing.T) {
+	e := newEnv(t)
+	const bad = "unpullable.example/app:1.0.0"
+	// setup gives deployment name the history 1 example/app:0.9.0, 2 bad (never Available),
+	// 3 example/app:2.0.0 (current).
+	setup := func(t *testing.T, name string) {
+		e.deploy(t, name, "example/app:0.9.0", 600, nil)
+		e.release(t, name, bad, "", false)
+		ctx := ctxT(t, time.Minute)
+		for {
+			fs, err := kube.PullFailures(ctx, e.restricted, e.ns, &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(fs) > 0 {
+				if fs[0].Image != bad || fs[0].Reason != "ImagePullBackOff" || fs[0].Container != "app" {
+					t.Fatalf("pull failures of the bad release: %+v", fs)
+				}
+				break
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatal("the bad release's pods never showed a pull failure")
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+		e.release(t, name, "example/app:2.0.0", "", true)
+	}
+	type call struct {
+		image    string
+		failures []kube.PullFailure
+	}
+	fallback := func(calls *[]call, use string, err error) func(context.Context, string, []kube.PullFailure) (string, error) {
+		return func(_ context.Context, image string, failures []kube.PullFailure) (string, error) {
+			*calls = append(*calls, call{image, failures})
+			return use, err
+		}
+	}
+	// checkCalls wants exactly one call of OnPullFailure, about bad.
+	checkCalls := func(t *testing.T, calls []call) {
+		t.Helper()
+		if len(calls) != 1 || calls[0].image != bad || len(calls[0].failures) == 0 || calls[0].failures[0].Image != bad {
+			t.Errorf("OnPullFailure calls: %+v, want one about %s", calls, bad)
+		}
+	}
+	noMirror := errors.New("no mirror has it")
+	for _, tc := range []struct {
+		name     string
+		use      string
+		err      error
+		wantErr  []error
+		wantText string // in the error
+	}{
+		{name: "no fallback", wantErr: []error{kube.ErrImagePull}, wantText: `image "` + bad + `" cannot be pulled: ImagePullBackOff (Back-off pulling image "` + bad + `")`},
+		{name: "fallback error", err: noMirror, wantErr: []error{kube.ErrImagePull, noMirror}, wantText: ", container app); no mirror has it"},
+		{name: "no answer", use: "", wantErr: []error{kube.ErrImagePull}, wantText: "no fallback for " + bad},
+		{name: "fallback unpullable too", use: "unpullable.mirror.example/app:1.0.0", wantErr: []error{kube.ErrImagePull},
+			wantText: `image "unpullable.mirror.example/app:1.0.0" cannot be pulled: ImagePullBackOff`},
+		{name: "fallback", use: "example/app:1.0.1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			name := strings.ReplaceAll(tc.name, " ", "-")
+			setup(t, name)
+			var calls []call
+			opts := kube.RollbackOptions{Reason: "test", By: "tester"}
+			if tc.name != "no fallback" {
+				opts.OnPullFailure = fallback(&calls, tc.use, tc.err)
+			}
+			var progress []string
+			opts.Progress = func(s string) { progress = append(progress, s) }
+			t0 := time.Now()
+			res, err := kube.Rollback(ctxT(t, 2*time.Minute), e.restricted, e.ns, name, opts)
+			took := time.Since(t0)
+			if tc.name != "no fallback" {
+				checkCalls(t, calls)
+			}
+			if res.To.Number != 2 || !res.Applied {
+				t.Errorf("result %+v", res)
+			}
+			a := e.get(t, name).Annotations
+			if a[kube.AnnotationRolledBackTo] != "2" || a[kube.AnnotationBy] != "tester" {
+				t.Errorf("audit annotations: %v", a)
+			}
+			if tc.wantErr == nil {
+				if err != nil {
+					t.Fatalf("rollback with a fallback: %v\n%s", err, strings.Join(progress, "\n"))
+				}
+				d := e.get(t, name)
+				if img := e.kubectlImage(t, name); img != tc.use || d.Status.AvailableReplicas != 3 || res.ReadyPods != 3 {
+					t.Errorf("after the fallback: image %s, %d available, %d ready pods", img, d.Status.AvailableReplicas, res.ReadyPods)
+				}
+				if a[kube.AnnotationFallbackImage] != tc.use || res.Fallback != bad+" → "+tc.use || len(res.PullFailures) != 0 {
+					t.Errorf("fallback %q, annotation %q, failures %v", res.Fallback, a[kube.AnnotationFallbackImage], res.PullFailures)
+				}
+				if !slices.ContainsFunc(progress, func(s string) bool { return strings.Contains(s, "falls back to "+res.Fallback) }) {
+					t.Errorf("progress does not tell the fallback:\n%s", strings.Join(progress, "\n"))
+				}
+				t.Logf("rollback call -> fallback %s Available: %s", res.Fallback, took.Round(time.Millisecond))
+				return
+			}
+			for _, want := range tc.wantErr {
+				if !errors.Is(err, want) {
+					t.Errorf("error %v is not %v", err, want)
+				}
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantText) {
+				t.Errorf("error %v, want it to say %s", err, tc.wantText)
+			}
+			if len(res.PullFailures) == 0 {
+				t.Errorf("no pull failures in the result %+v", res)
+			}
+			if took > 20*time.Second {
+				t.Errorf("ErrImagePull after %s: not well before the progress deadline (600 s)", took)
+			}
+			if v, ok := a[kube.AnnotationFallbackImage]; ok != (tc.use != "") || v != tc.use {
+				t.Errorf("fallback annotation %q (present %v), want %q", v, ok, tc.use)
+			}
+			t.Logf("rollback call -> ErrImagePull: %s (%v)", took.Round(time.Millisecond), err)
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -171,4 +172,99 @@ func podReady(p *corev1.Pod) bool {
 		}
 	}
 	return false
+}
+
+// pullPoll is how often waitOrPullFailure looks at the pods of the new ReplicaSet.
+const pullPoll = 500 * time.Millisecond
+
+// waitOrPullFailure is WaitForRollout (no progress function) that also ends when the pods of
+// the Deployment's new ReplicaSet cannot get their image and none of them is Ready
+// (stuckOnPull, looked at every pullPoll): it then returns those failures and no error. A
+// finished rollout wins over failures seen at the same time. Errors reading the pods are
+// logged and the next look tries again.
+func waitOrPullFailure(ctx context.Context, c kubernetes.Interface, ns, name string, since time.Time, log *slog.Logger) (*appsv1.Deployment, []PullFailure, error) {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var failures []PullFailure
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		for {
+			f, err := newReplicaSetPullFailures(wctx, c, ns, name)
+			switch {
+			case len(f) > 0:
+				failures = f
+				cancel()
+				return
+			case err != nil && wctx.Err() == nil:
+				log.Debug("could not look for image pull failures", "deployment", ns+"/"+name, "err", err)
+			}
+			select {
+			case <-wctx.Done():
+				return
+			case <-time.After(pullPoll):
+			}
+		}
+	}()
+	d, err := WaitForRollout(wctx, c, ns, name, since, nil)
+	cancel()
+	<-watched
+	if err != nil && len(failures) > 0 {
+		return nil, failures, nil
+	}
+	return d, nil, err
+}
+
+// newReplicaSetPullFailures reads Deployment ns/name, its new ReplicaSet (the one running its
+// current template) and that ReplicaSet's pods, and returns stuckOnPull of them; nil while
+// the ReplicaSet does not exist yet.
+func newReplicaSetPullFailures(ctx context.Context, c kubernetes.Interface, ns, name string) ([]PullFailure, error) {
+	d, err := c.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("get deployment %s/%s: %w", ns, name, err)
+	}
+	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+	if err != nil {
+		return nil, fmt.Errorf("deployment %s/%s: selector: %w", ns, name, err)
+	}
+	rss, err := c.AppsV1().ReplicaSets(ns).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
+		return nil, fmt.Errorf("list replica sets of deployment %s/%s: %w", ns, name, err)
+	}
+	var rs *appsv1.ReplicaSet
+	for i := range rss.Items {
+		r := &rss.Items[i]
+		if ref := metav1.GetControllerOf(r); ref != nil && ref.UID == d.UID && equalIgnoreHash(&r.Spec.Template, &d.Spec.Template) {
+			rs = r
+			break
+		}
+	}
+	if rs == nil {
+		return nil, nil
+	}
+	if sel, err = metav1.LabelSelectorAsSelector(rs.Spec.Selector); err != nil {
+		return nil, fmt.Errorf("replica set %s: selector: %w", rs.Name, err)
+	}
+	pods, err := c.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
+		return nil, fmt.Errorf("list pods of replica set %s: %w", rs.Name, err)
+	}
+	return stuckOnPull(rs, pods.Items), nil
+}
+
+// stuckOnPull returns the pull failures of the live pods rs controls, or nil when one of
+// those pods is Ready (the image can be pulled somewhere, the rollout may still progress).
+func stuckOnPull(rs *appsv1.ReplicaSet, pods []corev1.Pod) []PullFailure {
+	var own []corev1.Pod
+	for i := range pods {
+		p := &pods[i]
+		if ref := metav1.GetControllerOf(p); ref == nil || ref.UID != rs.UID || p.DeletionTimestamp != nil {
+			continue
+		}
+		if podReady(p) {
+			return nil
+		}
+		own = append(own, *p)
+	}
+	return podPullFailures(own)
 }

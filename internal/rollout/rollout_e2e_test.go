@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/plimsoll/plimsoll/internal/kube"
 	"github.com/plimsoll/plimsoll/internal/kube/kubetest"
 	"github.com/plimsoll/plimsoll/internal/metrics"
 	"github.com/plimsoll/plimsoll/internal/metrics/promtest"
@@ -47,6 +48,8 @@ type env struct {
 	restricted *rest.Config
 	client     kubernetes.Interface // restricted
 	dyn        dynamic.Interface    // restricted
+	// fallback is the registry fallback run gives the rollout (nil: none).
+	fallback func(ctx context.Context, image string, failures []kube.PullFailure) (string, string)
 }
 
 func newEnv(t *testing.T) *env {
@@ -241,6 +244,7 @@ func (e *env) run(t *testing.T, name, image string, plan rollout.Plan, router ro
 		Workload: wl, Router: router, Gates: gates, PreSwitch: pre,
 		Target:   metrics.Target{Namespace: e.ns, Canary: wl.CanaryName(), Primary: name},
 		Incident: store.Incident{Namespace: e.ns, Workload: "deploy/" + name, FromImage: image, ToImage: oldImage},
+		Fallback: e.fallback,
 		Progress: func(tk rollout.Tick) {
 			o.progress = append(o.progress, tk)
 			t.Logf("%s %s step %d weight %d %v %v", tk.Time.Format("15:04:05.000"), tk.State.Phase, tk.State.Step, tk.State.Weight, tk.Actions, tk.Gates)
@@ -450,6 +454,44 @@ func TestCanaryBrokenImageAborts(t *testing.T) {
 	}
 	if got := weights(o.progress); !slices.Equal(got, []int{0}) {
 		t.Errorf("weights set %v, want only the abort's 0", got)
+	}
+}
+
+// TestCanaryUnpullableImage: the canary's pods cannot pull their image (the test node refuses
+// the host unpullable.example). Without a fallback the rollout aborts as soon as the kubelet
+// says so, long before the ready timeout; with one, the canary switches image and is promoted.
+func TestCanaryUnpullableImage(t *testing.T) {
+	e := newEnv(t)
+	name := "pull"
+	e.app(t, name, 2)
+	router, admin := e.routerFor(t, "ingress", name)
+	plan := canaryPlan()
+	plan.Replicas = 2 // ReadyTimeout stays 30 s: an abort must come from the pull failure
+	const unpullable = "unpullable.example/shop/app:1.1"
+	start := time.Now()
+	o := e.run(t, name, unpullable, plan, router, nil, nil, nil)
+	if !errors.Is(o.err, rollout.ErrAborted) || !strings.Contains(o.res.State.Reason, `image "`+unpullable+`" cannot be pulled: ImagePullBackOff`) {
+		t.Fatalf("Run: %v (%q), want an abort for the pull failure", o.err, o.res.State.Reason)
+	}
+	t.Logf("aborted %s after the rollout began: %s", time.Since(start).Round(time.Millisecond), o.res.State.Reason)
+	if w, _ := admin.Weight(context.Background()); w != 0 {
+		t.Errorf("weight %d after the abort", w)
+	}
+
+	var asked []string
+	e.fallback = func(_ context.Context, image string, failures []kube.PullFailure) (string, string) {
+		asked = append(asked, image+" "+failures[0].Reason)
+		return newImage, "mirror (same digest)"
+	}
+	o = e.run(t, name, unpullable, plan, router, nil, nil, nil)
+	if o.err != nil {
+		t.Fatalf("Run with a fallback: %v (%q)", o.err, o.res.State.Reason)
+	}
+	if !slices.Equal(asked, []string{unpullable + " ImagePullBackOff"}) {
+		t.Errorf("fallback asked %v", asked)
+	}
+	if img := e.deployment(t, name).Spec.Template.Spec.Containers[0].Image; img != newImage {
+		t.Errorf("the primary runs %s after the promotion, want the fallback %s", img, newImage)
 	}
 }
 

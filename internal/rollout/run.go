@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/plimsoll/plimsoll/internal/incident"
+	"github.com/plimsoll/plimsoll/internal/kube"
 	"github.com/plimsoll/plimsoll/internal/metrics"
 	"github.com/plimsoll/plimsoll/internal/store"
 )
@@ -39,7 +40,11 @@ type Deps struct {
 	// MaxErrors is the number of failed ticks in a row (API errors) after which Run gives up
 	// (0 = 5).
 	MaxErrors int
-	Logger    *slog.Logger
+	// Fallback, when set, is asked once, when the canary's pods cannot pull image, for an
+	// image to switch the canary to instead. It returns that image, or "" and a note the
+	// abort reason carries (what it offers instead, or why it has nothing).
+	Fallback func(ctx context.Context, image string, failures []kube.PullFailure) (use, note string)
+	Logger   *slog.Logger
 }
 
 // Tick is what one round of the driver saw and did, for printing.
@@ -58,6 +63,8 @@ type Result struct {
 	// BreachToWeightZero is the time from the observation that breached to the router's
 	// confirmation of weight 0 (zero when there was no breach).
 	BreachToWeightZero time.Duration
+	// FallbackImage is the image the canary was switched to by Fallback, "" when it was not.
+	FallbackImage string
 }
 
 // Begin checks that no rollout holds the route and prepares the workload (the canary at
@@ -95,50 +102,58 @@ func Run(ctx context.Context, tick <-chan time.Time, d Deps, s State) (Result, e
 	if maxErrors <= 0 {
 		maxErrors = 5
 	}
-	var (
-		res      Result
-		rec      *incident.Recorder
-		breachAt time.Time
-		failures int
-	)
+	r := &driver{Deps: d, now: now}
+	failures := 0
 	for {
 		prev := s
-		next, err := round(ctx, d, s, now, &rec, &breachAt, &res)
+		next, err := r.round(ctx, s)
 		if err == nil {
 			s, failures = next, 0
 		} else {
 			failures++
 			log.Warn("rollout round failed", "err", err, "failures", failures)
-			if rec != nil {
-				rec.Addf("error: %v", err)
+			if r.rec != nil {
+				r.rec.Addf("error: %v", err)
 			}
 			if failures >= maxErrors || ctx.Err() != nil {
-				res.State = s
-				return res, fmt.Errorf("rollout of %s: %w", d.Target.Primary, err)
+				r.res.State = s
+				return r.res, fmt.Errorf("rollout of %s: %w", d.Target.Primary, err)
 			}
 		}
 		if s.Phase.Done() {
-			res.State = s
-			if rec != nil {
-				rec.End()
-				inc := rec.Incident()
-				res.Incident = &inc
+			r.res.State = s
+			if r.rec != nil {
+				r.rec.End()
+				inc := r.rec.Incident()
+				r.res.Incident = &inc
 			}
 			if s.Phase == Aborted {
-				return res, fmt.Errorf("%w: %s", ErrAborted, s.Reason)
+				return r.res, fmt.Errorf("%w: %s", ErrAborted, s.Reason)
 			}
-			return res, nil
+			return r.res, nil
 		}
 		if err == nil && changed(prev, s) {
 			continue
 		}
 		select {
 		case <-ctx.Done():
-			res.State = s
-			return res, ctx.Err()
+			r.res.State = s
+			return r.res, ctx.Err()
 		case <-tick:
 		}
 	}
+}
+
+// driver is what Run remembers between rounds besides the State.
+type driver struct {
+	Deps
+	now      func() time.Time
+	res      Result
+	rec      *incident.Recorder // the incident, once an abort began
+	breachAt time.Time          // when the breach that began the abort was observed
+	// fellBack is set once Fallback has been asked; fallbackNote is what it said.
+	fellBack     bool
+	fallbackNote string
 }
 
 // changed reports whether a round moved the rollout on, so the next round runs at once.
@@ -148,7 +163,8 @@ func changed(a, b State) bool {
 
 // round observes, steps and applies. It returns the new state only when every action was
 // applied; otherwise the same state is stepped again next time (actions are idempotent).
-func round(ctx context.Context, d Deps, s State, now func() time.Time, rec **incident.Recorder, breachAt *time.Time, res *Result) (State, error) {
+func (r *driver) round(ctx context.Context, s State) (State, error) {
+	d := &r.Deps
 	ws, err := d.Workload.Observe(ctx)
 	if err != nil {
 		return s, err
@@ -167,11 +183,18 @@ func round(ctx context.Context, d Deps, s State, now func() time.Time, rec **inc
 		}
 		obs.Gates = metrics.Evaluate(ctx, gates, t)
 	}
-	obs.Now = now()
+	var fellBack []Action
+	if len(ws.CanaryPullFailures) > 0 {
+		if fellBack, err = r.pullFailed(ctx, ws.CanaryPullFailures, &obs); err != nil {
+			return s, err
+		}
+	}
+	obs.Now = r.now()
 	next, acts := Next(s, obs)
-	if (next.Phase == Aborting || next.Phase == Aborted) && *rec == nil {
+	acts = append(fellBack, acts...)
+	if (next.Phase == Aborting || next.Phase == Aborted) && r.rec == nil {
 		if s.Phase == Progressing {
-			*breachAt = obs.Now
+			r.breachAt = obs.Now
 		}
 		inc := d.Incident
 		if inc.Kind == "" {
@@ -179,23 +202,46 @@ func round(ctx context.Context, d Deps, s State, now func() time.Time, rec **inc
 		}
 		inc.Reason, inc.StartedAt = next.Reason, obs.Now
 		inc.Timeline = []store.IncidentEvent{{Time: obs.Now, What: "observed: " + next.Reason}}
-		*rec = incident.NewRecorder(now, inc)
+		r.rec = incident.NewRecorder(r.now, inc)
 	}
 	for _, a := range acts {
-		if err := apply(ctx, d, a, *rec); err != nil {
+		if err := apply(ctx, *d, a, r.rec); err != nil {
 			return s, fmt.Errorf("%s: %w", a, err)
 		}
-		if a.Kind == SetWeight && a.Weight == 0 && !breachAt.IsZero() && res.BreachToWeightZero == 0 {
-			res.BreachToWeightZero = now().Sub(*breachAt)
+		if a.Kind == SetWeight && a.Weight == 0 && !r.breachAt.IsZero() && r.res.BreachToWeightZero == 0 {
+			r.res.BreachToWeightZero = r.now().Sub(r.breachAt)
 		}
-		if *rec != nil && a.Kind != RecordEvent {
-			(*rec).Addf("applied %s", a)
+		if r.rec != nil && a.Kind != RecordEvent {
+			r.rec.Addf("applied %s", a)
 		}
 	}
 	if d.Progress != nil && (len(acts) > 0 || len(obs.Gates) > 0) {
 		d.Progress(Tick{Time: obs.Now, State: next, Gates: obs.Gates, Actions: acts})
 	}
 	return next, nil
+}
+
+// pullFailed handles the canary's pods failing to pull their image: the first time, Fallback
+// may give an image, which the canary is switched to (obs then reports no failure; the
+// returned event says what happened); otherwise obs.PullFailure says why, for Next to abort.
+func (r *driver) pullFailed(ctx context.Context, failures []kube.PullFailure, obs *Observation) ([]Action, error) {
+	f := failures[0]
+	obs.PullFailure = f.String()
+	if r.Fallback != nil && !r.fellBack {
+		use, note := r.Fallback(ctx, f.Image, failures)
+		if use != "" {
+			if err := r.Workload.SetCanaryImage(ctx, use); err != nil {
+				return nil, err // asked again next round
+			}
+			r.fellBack, obs.PullFailure, r.res.FallbackImage = true, "", use
+			return []Action{record("canary image %s cannot be pulled (%s): switched the canary to %s %s", f.Image, f.Reason, use, note)}, nil
+		}
+		r.fellBack, r.fallbackNote = true, note
+	}
+	if r.fallbackNote != "" {
+		obs.PullFailure += "; " + r.fallbackNote
+	}
+	return nil, nil
 }
 
 // apply does one action; events go on the incident's timeline while one is recorded.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plimsoll/plimsoll/internal/kube"
 	"github.com/plimsoll/plimsoll/internal/metrics"
 	"github.com/plimsoll/plimsoll/internal/store"
 )
@@ -23,12 +24,18 @@ type cluster struct {
 	replicas int32
 	weight   int
 	promoted int // observations since Promote; -1 before
+	// image is the canary's; while it is unpullable the canary is never Ready and its
+	// pods report ImagePullBackOff.
+	image, unpullable string
 }
 
 func (c *cluster) record(s string) { c.mu.Lock(); c.log = append(c.log, s); c.mu.Unlock() }
 
-func (c *cluster) Prepare(context.Context, string) (PrimaryInfo, error) {
+func (c *cluster) Prepare(_ context.Context, image string) (PrimaryInfo, error) {
 	c.record("Prepare")
+	c.mu.Lock()
+	c.image = image
+	c.mu.Unlock()
 	return PrimaryInfo{Replicas: 4, Image: "app:1"}, nil
 }
 
@@ -38,7 +45,20 @@ func (c *cluster) Observe(context.Context) (WorkloadStatus, error) {
 	if c.promoted >= 0 {
 		c.promoted++
 	}
-	return WorkloadStatus{CanaryReplicas: c.replicas, CanaryReady: true, PrimaryReady: c.promoted != 0}, nil
+	st := WorkloadStatus{CanaryReplicas: c.replicas, CanaryReady: true, PrimaryReady: c.promoted != 0}
+	if c.unpullable != "" && c.image == c.unpullable && c.replicas > 0 {
+		st.CanaryReady = false
+		st.CanaryPullFailures = []kube.PullFailure{{Pod: "app-canary-1", Container: "app", Image: c.image, Reason: "ImagePullBackOff"}}
+	}
+	return st, nil
+}
+
+func (c *cluster) SetCanaryImage(_ context.Context, image string) error {
+	c.record("SetCanaryImage(" + image + ")")
+	c.mu.Lock()
+	c.image = image
+	c.mu.Unlock()
+	return nil
 }
 
 func (c *cluster) ScaleCanary(_ context.Context, n int32) error {
@@ -104,7 +124,11 @@ func (c *clock) now() time.Time {
 
 func runWith(t *testing.T, script []metrics.Outcome) (*cluster, Result, error) {
 	t.Helper()
-	c := &cluster{promoted: -1}
+	return runOn(t, &cluster{promoted: -1}, script, nil)
+}
+
+func runOn(t *testing.T, c *cluster, script []metrics.Outcome, fallback func(context.Context, string, []kube.PullFailure) (string, string)) (*cluster, Result, error) {
+	t.Helper()
 	clk := &clock{t: t0}
 	d := Deps{
 		Workload: c, Router: clusterRouter{c},
@@ -112,6 +136,7 @@ func runWith(t *testing.T, script []metrics.Outcome) (*cluster, Result, error) {
 		Target:   metrics.Target{Namespace: "ns", Canary: "app-canary", Primary: "app"},
 		Incident: store.Incident{Namespace: "ns", Workload: "app", FromImage: "app:2", ToImage: "app:1"},
 		Now:      clk.now,
+		Fallback: fallback,
 	}
 	ctx := context.Background()
 	info, err := Begin(ctx, d, "app:2")
@@ -199,5 +224,51 @@ func TestRunStopsWithContext(t *testing.T) {
 	_, err := Run(ctx, make(chan time.Time), Deps{Workload: c, Router: clusterRouter{c}, Gates: []metrics.Gate{&gate{script: []metrics.Outcome{metrics.Pass}}}}, Start(plan))
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+}
+
+func TestRunFallsBackWhenTheCanaryCannotPull(t *testing.T) {
+	var asked []string
+	fallback := func(_ context.Context, image string, failures []kube.PullFailure) (string, string) {
+		asked = append(asked, fmt.Sprintf("%s %s", image, failures[0].Reason))
+		return "mirror/app@sha256:1", "mirror mirror (same digest)"
+	}
+	c, res, err := runOn(t, &cluster{promoted: -1, unpullable: "app:2"}, []metrics.Outcome{metrics.Pass}, fallback)
+	if err != nil {
+		t.Fatalf("%v (%s)", err, res.State.Reason)
+	}
+	if !slices.Equal(asked, []string{"app:2 ImagePullBackOff"}) {
+		t.Errorf("fallback asked %v", asked)
+	}
+	want := []string{"Prepare", "RouterPrepare", "ScaleCanary(1)", "SetCanaryImage(mirror/app@sha256:1)", "SetWeight(25)"}
+	if !slices.Equal(c.log[:len(want)], want) || res.State.Phase != Promoted {
+		t.Errorf("log %v, phase %s", c.log, res.State.Phase)
+	}
+}
+
+func TestRunAbortsWhenTheFallbackHasNothing(t *testing.T) {
+	calls := 0
+	fallback := func(context.Context, string, []kube.PullFailure) (string, string) {
+		calls++
+		return "", "offered: mirror/app@sha256:1 (rerun with --fallback apply)"
+	}
+	c, res, err := runOn(t, &cluster{promoted: -1, unpullable: "app:2"}, []metrics.Outcome{metrics.Pass}, fallback)
+	if !errors.Is(err, ErrAborted) || res.Incident == nil {
+		t.Fatalf("err %v, incident %v", err, res.Incident)
+	}
+	for _, want := range []string{"canary cannot pull its image", "ImagePullBackOff", "offered: mirror/app@sha256:1"} {
+		if !strings.Contains(res.State.Reason, want) {
+			t.Errorf("reason %q lacks %q", res.State.Reason, want)
+		}
+	}
+	if calls != 1 || slices.Contains(c.log, "SetWeight(25)") {
+		t.Errorf("fallback called %d times; log %v", calls, c.log)
+	}
+}
+
+func TestRunAbortsOnPullFailureWithoutFallback(t *testing.T) {
+	_, res, err := runOn(t, &cluster{promoted: -1, unpullable: "app:2"}, []metrics.Outcome{metrics.Pass}, nil)
+	if !errors.Is(err, ErrAborted) || !strings.Contains(res.State.Reason, "ImagePullBackOff") {
+		t.Fatalf("err %v, reason %q", err, res.State.Reason)
 	}
 }

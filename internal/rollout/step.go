@@ -171,6 +171,9 @@ type Observation struct {
 	Weight int
 	// Gates are this tick's gate measurements, evaluated only when the state is Holding.
 	Gates []metrics.Measurement
+	// PullFailure, when not empty, says why the canary's pods cannot get their image (and
+	// what the driver's fallback offers, if anything): waiting for readiness is pointless.
+	PullFailure string
 }
 
 // ActionKind names what an Action does.
@@ -242,6 +245,9 @@ func progress(s State, obs Observation) (State, []Action) {
 	}
 	// Holding the step: watch the canary and the gates.
 	var acts []Action
+	if !obs.CanaryReady && obs.PullFailure != "" {
+		return abort(s, fmt.Sprintf("canary cannot pull its image at %d%%: %s", s.Weight, obs.PullFailure))
+	}
 	if !obs.CanaryReady {
 		if s.WaitingSince.IsZero() {
 			s.WaitingSince = obs.Now
@@ -304,6 +310,9 @@ func prepare(s State, obs Observation, w int) (State, []Action) {
 		return s, append(acts, scaleCanary(n))
 	}
 	if !obs.CanaryReady {
+		if obs.PullFailure != "" {
+			return abort(s, fmt.Sprintf("canary cannot pull its image: %s", obs.PullFailure))
+		}
 		if obs.Now.Sub(s.WaitingSince) >= p.ReadyTimeout {
 			return abort(s, fmt.Sprintf("canary not Ready %s after scaling to %d", p.ReadyTimeout, n))
 		}

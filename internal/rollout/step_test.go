@@ -100,6 +100,21 @@ func TestNext(t *testing.T) {
 			{obs: Observation{Now: at(60), CanaryReplicas: 1}, phase: Aborting, actions: []string{"SetWeight(0)", "ScaleCanary(0)", "Record"}, reasonIn: "not Ready 1m0s after scaling to 1"},
 			{obs: Observation{Now: at(61)}, phase: Aborted, actions: []string{"Record"}},
 		}},
+		{name: "a canary that cannot pull its image aborts at once, without waiting for the ready timeout", start: Start(canaryPlan()), ticks: []tick{
+			{obs: Observation{Now: at(0)}, phase: Progressing, actions: []string{"ScaleCanary(1)"}},
+			{obs: Observation{Now: at(1), CanaryReplicas: 1}, phase: Progressing, actions: []string{}},
+			{obs: Observation{Now: at(3), CanaryReplicas: 1, PullFailure: "ImagePullBackOff"}, phase: Aborting,
+				actions: []string{"SetWeight(0)", "ScaleCanary(0)", "Record"}, reasonIn: "canary cannot pull its image: ImagePullBackOff"},
+		}},
+		{name: "a pull failure while a step is held (the canary grew) aborts", start: Start(canaryPlan()), ticks: []tick{
+			{obs: Observation{Now: at(0), CanaryReplicas: 1, CanaryReady: true}, phase: Progressing, actions: []string{"SetWeight(10)", "Record"}, holding: true},
+			{obs: Observation{Now: at(5), CanaryReplicas: 1, Weight: 10, PullFailure: "ErrImagePull"}, phase: Aborting,
+				actions: []string{"SetWeight(0)", "ScaleCanary(0)", "Record"}, reasonIn: "at 10%: ErrImagePull"},
+		}},
+		{name: "a pull failure on a Ready canary is not yet a reason to abort", start: Start(canaryPlan()), ticks: []tick{
+			{obs: Observation{Now: at(0), CanaryReplicas: 1, CanaryReady: true, PullFailure: "ImagePullBackOff"}, phase: Progressing, actions: []string{"SetWeight(10)", "Record"}, holding: true},
+			{obs: Observation{Now: at(5), CanaryReplicas: 1, CanaryReady: true, Weight: 10, Gates: pass, PullFailure: "ImagePullBackOff"}, phase: Progressing, actions: []string{}, holding: true},
+		}},
 		{name: "canary losing readiness while held aborts after the ready timeout", start: Start(canaryPlan()), ticks: []tick{
 			{obs: Observation{Now: at(0), CanaryReplicas: 1, CanaryReady: true}, phase: Progressing, actions: []string{"SetWeight(10)", "Record"}, holding: true},
 			{obs: Observation{Now: at(10), CanaryReplicas: 1, Weight: 10}, phase: Progressing, actions: []string{"Record"}},

@@ -34,6 +34,8 @@ type Workload interface {
 	ScaleCanary(ctx context.Context, n int32) error
 	// Promote copies the canary's pod spec to the primary (which then rolls out).
 	Promote(ctx context.Context) error
+	// SetCanaryImage changes the canary's image (a registry fallback).
+	SetCanaryImage(ctx context.Context, image string) error
 }
 
 // PrimaryInfo describes the primary when a rollout begins.
@@ -47,10 +49,16 @@ type WorkloadStatus struct {
 	CanaryReplicas int32
 	CanaryReady    bool
 	PrimaryReady   bool
+	// CanaryPullFailures are the canary's containers that cannot get the canary's image
+	// (looked for only while the canary is not Ready).
+	CanaryPullFailures []kube.PullFailure
 }
 
 // CanarySuffix names the canary Deployment, Service and Ingress after the primary's.
 const CanarySuffix = "-canary"
+
+// imageAnnotation on the canary Deployment names the image it was made for.
+const imageAnnotation = "plimsoll.dev/image"
 
 // ErrUnsupported is returned (wrapped) for a workload or route plimsoll cannot split:
 // a selector with expressions, several containers and none named, a label too long.
@@ -124,7 +132,7 @@ func (d *Deployments) Prepare(ctx context.Context, image string) (PrimaryInfo, e
 		ObjectMeta: metav1.ObjectMeta{
 			Name: d.CanaryName(), Namespace: d.Namespace,
 			Labels:      map[string]string{"app.kubernetes.io/managed-by": "plimsoll", "plimsoll.dev/primary": d.Name},
-			Annotations: map[string]string{"plimsoll.dev/image": image},
+			Annotations: map[string]string{imageAnnotation: image},
 		},
 		Spec: appsv1.DeploymentSpec{
 			Replicas:                &zero,
@@ -190,7 +198,47 @@ func (d *Deployments) Observe(ctx context.Context) (WorkloadStatus, error) {
 	}
 	st.CanaryReady = rolledOut(canary)
 	st.PrimaryReady = rolledOut(primary)
+	if !st.CanaryReady && st.CanaryReplicas > 0 {
+		idx, err := containerIndex(canary, d.Container)
+		if err != nil {
+			return WorkloadStatus{}, err
+		}
+		failures, err := kube.PullFailures(ctx, d.Client, d.Namespace, canary.Spec.Selector)
+		if err != nil {
+			return WorkloadStatus{}, err
+		}
+		// Pods of an image the canary no longer runs (before a fallback) are on their way out.
+		img := canary.Spec.Template.Spec.Containers[idx].Image
+		for _, f := range failures {
+			if f.Image == img {
+				st.CanaryPullFailures = append(st.CanaryPullFailures, f)
+			}
+		}
+	}
 	return st, nil
+}
+
+// SetCanaryImage implements Workload.
+func (d *Deployments) SetCanaryImage(ctx context.Context, image string) error {
+	api := d.Client.AppsV1().Deployments(d.Namespace)
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		canary, err := api.Get(ctx, d.CanaryName(), metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		idx, err := containerIndex(canary, d.Container)
+		if err != nil {
+			return err
+		}
+		canary.Spec.Template.Spec.Containers[idx].Image = image
+		metav1.SetMetaDataAnnotation(&canary.ObjectMeta, imageAnnotation, image)
+		_, err = api.Update(ctx, canary, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("setting the image of deployment %s/%s to %s: %w", d.Namespace, d.CanaryName(), image, err)
+	}
+	return nil
 }
 
 // rolledOut is `kubectl rollout status` done; a deadline exceeded is simply not done: the

@@ -1,8 +1,19 @@
 // Package kubetest starts a real, local Kubernetes control plane for tests: etcd,
 // kube-apiserver (RBAC on), kube-controller-manager and kube-scheduler, plus kwok simulating
 // one node on which pods become Running and Ready about half a second after they are
-// scheduled (an image whose tag ends in ":broken" never becomes Ready). No container runs:
-// there is no kubelet, so pod logs and port-forward do not work.
+// scheduled. No container runs: there is no kubelet, so pod logs and port-forward do not work.
+//
+// Two image markers make pods fail the way a kubelet reports it:
+//   - an image whose tag ends in ":broken" (example/app:broken): the pod is never Ready (kwok
+//     leaves it Pending, without container statuses);
+//   - an image whose host is "unpullable." (unpullable.example/app:1,
+//     unpullable.example/app@sha256:…): the image never pulls; the container waits with reason
+//     ImagePullBackOff and message `Back-off pulling image "<image>"`, is not ready, and the
+//     pod stays Pending. The marker applies to containers, not to init containers.
+//
+// The ":broken" rule is in the stages scripts/k8s-build.sh caches; the "unpullable." rule is
+// added at start (unpullable-stage.yaml, and an exclusion in the pod-ready stage) into the
+// cluster's own copy of the stages.
 //
 // The binaries are built by scripts/k8s-build.sh; kubetest builds nothing. It finds them in
 // $PLIMSOLL_K8S_DIR or in the script's cache directory (PLIMSOLL_K8S_BUILD=1 lets it run the
@@ -24,6 +35,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	_ "embed"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -187,12 +199,60 @@ func start() (*Cluster, string, error) {
 	}
 	c := &Cluster{Dir: dir, bin: filepath.Join(binDir, "bin")}
 	t0 := time.Now()
-	if err := c.boot(filepath.Join(binDir, "kwok-stages.yaml")); err != nil {
+	stages, err := writeStages(filepath.Join(binDir, "kwok-stages.yaml"), dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, "", err
+	}
+	if err := c.boot(stages); err != nil {
 		c.stop()
 		return nil, "", fmt.Errorf("%w (logs in %s)\n%s", err, filepath.Join(dir, "logs"), c.tails(30))
 	}
 	c.StartTime = time.Since(t0)
 	return c, "", nil
+}
+
+// unpullableStage is the kwok Stage that puts pods with an "unpullable." image into
+// ImagePullBackOff.
+//
+//go:embed unpullable-stage.yaml
+var unpullableStage []byte
+
+// The pod-ready stage's exclusion as scripts/k8s-build.sh writes it, and what it becomes.
+const (
+	brokenExclusion     = `test(":broken$")`
+	unpullableExclusion = `test(":broken$|^unpullable[.]")`
+)
+
+// withUnpullable returns the cached stages with pods whose image host is "unpullable." kept
+// out of the pod-ready stage and given to unpullableStage instead.
+func withUnpullable(cached []byte) ([]byte, error) {
+	if n := bytes.Count(cached, []byte(brokenExclusion)); n != 1 {
+		return nil, fmt.Errorf("kwok stages: want the pod-ready exclusion %s exactly once, found it %d times (rebuild with scripts/k8s-build.sh)", brokenExclusion, n)
+	}
+	out := bytes.Replace(cached, []byte(brokenExclusion), []byte(unpullableExclusion), 1)
+	if !bytes.HasSuffix(out, []byte("\n")) {
+		out = append(out, '\n')
+	}
+	out = append(out, "---\n"...)
+	return append(out, unpullableStage...), nil
+}
+
+// writeStages writes the cluster's kwok stages (the cached file withUnpullable) into dir and
+// returns the file's path.
+func writeStages(cached, dir string) (string, error) {
+	b, err := os.ReadFile(cached)
+	if err != nil {
+		return "", fmt.Errorf("kwok stages: %w", err)
+	}
+	if b, err = withUnpullable(b); err != nil {
+		return "", fmt.Errorf("%s: %w", cached, err)
+	}
+	path := filepath.Join(dir, "kwok-stages.yaml")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return "", fmt.Errorf("kwok stages: %w", err)
+	}
+	return path, nil
 }
 
 // removeStale removes the directories of earlier test binaries that died without Main.
