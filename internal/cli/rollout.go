@@ -70,7 +70,8 @@ then an incident is recorded (--store, and Markdown in --incident-dir).
 A canary that cannot pull its image aborts at once unless the fallback applies a replacement.
 
 Exit codes: 0 promoted (or reverted with --revert), 20 aborted (traffic on the primary),
-1 error, 2 usage.`,
+1 error, 2 usage, 130 interrupted (the traffic is put back on the primary and the canary
+scaled to zero first, and an incident recorded).`,
 		Args: rangeArgs(1, 1),
 		RunE: func(cmd *cobra.Command, args []string) error { return runRollout(cmd, args[0], o) },
 	}
@@ -225,12 +226,27 @@ func runRollout(cmd *cobra.Command, arg string, o rolloutOpts) error {
 	ticker := time.NewTicker(o.interval)
 	defer ticker.Stop()
 	res, err := rollout.Run(ctx, ticker.C, d, s)
+	interrupted := errors.Is(err, context.Canceled) && !o.revert && !res.State.Phase.Done() && res.State.Phase != rollout.Promoting
+	if interrupted {
+		// Interrupted with the canary live: put the traffic back on the primary before
+		// exiting, as a breach would, whatever the context says now.
+		st := res.State
+		fmt.Fprintf(out, "interrupted at step %d/%d (weight %d%%): traffic back to %s, canary to 0\n", st.Step+1, len(st.Plan.Steps), st.Weight, name)
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		res, err = rollout.Run(rctx, ticker.C, d, rollout.Revert(plan, fmt.Sprintf("rollout interrupted at step %d/%d, weight %d%%", st.Step+1, len(st.Plan.Steps), st.Weight)))
+		cancel()
+	}
+	var saveErr error
 	if res.Incident != nil {
-		if werr := saveIncident(cmd, o, *res.Incident); werr != nil {
-			err = errors.Join(err, werr)
-		}
+		saveErr = saveIncident(cmd, o, *res.Incident)
+		err = errors.Join(err, saveErr)
 	}
 	switch {
+	case interrupted && res.State.Phase == rollout.Aborted:
+		fmt.Fprintf(out, "reverted: all traffic on %s\n", name)
+		return errors.Join(context.Canceled, saveErr)
+	case interrupted:
+		return errors.Join(context.Canceled, err)
 	case o.revert && errors.Is(err, rollout.ErrAborted) && res.State.Phase == rollout.Aborted:
 		fmt.Fprintf(out, "reverted: all traffic on %s\n", name)
 		return nil

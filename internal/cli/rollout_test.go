@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -88,6 +90,22 @@ func rolloutApp(t *testing.T, c *kubetest.Cluster, ns, name string, replicas int
 	}
 }
 
+// canaryIngress creates Ingress NAME for Service NAME (as the admin), for the ingress router.
+func canaryIngress(t *testing.T, c *kubetest.Cluster, ns, name string) {
+	t.Helper()
+	prefix := networkingv1.PathTypePrefix
+	if _, err := c.Client.NetworkingV1().Ingresses(ns).Create(context.Background(), &networkingv1.Ingress{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: networkingv1.IngressSpec{Rules: []networkingv1.IngressRule{{Host: name + ".example",
+			IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{{
+				Path: "/", PathType: &prefix,
+				Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: name, Port: networkingv1.ServiceBackendPort{Number: 80}}},
+			}}}}}}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestRolloutCommand runs plimsoll rollout on the test cluster with the shipped RBAC role:
 // a canary whose success rate drops at 25 % is aborted (exit 20), traffic goes back to the
 // primary, and the incident is in the store and in Markdown.
@@ -98,17 +116,7 @@ func TestRolloutCommand(t *testing.T) {
 	ctx := context.Background()
 	name := "shop"
 	rolloutApp(t, c, ns, name, 4)
-	prefix := networkingv1.PathTypePrefix
-	if _, err := c.Client.NetworkingV1().Ingresses(ns).Create(ctx, &networkingv1.Ingress{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: networkingv1.IngressSpec{Rules: []networkingv1.IngressRule{{Host: "shop.example",
-			IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{{
-				Path: "/", PathType: &prefix,
-				Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: name, Port: networkingv1.ServiceBackendPort{Number: 80}}},
-			}}}}}}},
-	}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	canaryIngress(t, c, ns, name)
 	prom := promtest.Start(t, func(q string) promtest.Answer {
 		if strings.Contains(q, "histogram_quantile") || !strings.Contains(q, "shop-canary-") {
 			return promtest.Answer{Value: 0.1}
@@ -221,5 +229,58 @@ func TestRolloutBlueGreenCommand(t *testing.T) {
 	}
 	if inc := incs[0]; inc.Kind != store.IncidentRollback || inc.FromImage != "registry.example/cart:2" || inc.ToImage != "registry.example/cart:1" {
 		t.Errorf("incident %+v", inc)
+	}
+}
+
+// TestRolloutInterrupted: a rollout interrupted while the canary holds 10 % puts the traffic
+// back on the primary and scales the canary to zero before it exits, and records why.
+func TestRolloutInterrupted(t *testing.T) {
+	c := kubetest.Start(t)
+	ns := c.Namespace(t)
+	kubeconfig := restrictedKubeconfig(t, c.Restricted(t, ns), ns)
+	name := "basket"
+	rolloutApp(t, c, ns, name, 2)
+	canaryIngress(t, c, ns, name)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	weight := func() string {
+		ing, err := c.Client.NetworkingV1().Ingresses(ns).Get(context.Background(), name+"-canary", metav1.GetOptions{})
+		if err != nil {
+			return ""
+		}
+		return ing.Annotations["nginx.ingress.kubernetes.io/canary-weight"]
+	}
+	go func() {
+		for ctx.Err() == nil && weight() != "10" {
+			time.Sleep(50 * time.Millisecond)
+		}
+		cancel() // as SIGINT does
+	}()
+	dsn := filepath.Join(t.TempDir(), "plimsoll.db")
+	var out, errb bytes.Buffer
+	err := Execute(ctx, []string{"rollout", "deploy/" + name, "--image", "registry.example/basket:2", "--kubeconfig", kubeconfig,
+		"--router", "ingress/" + name, "--pause", "10m", "--interval", "100ms", "--store", dsn}, &out, &errb)
+	t.Logf("stdout:\n%s\nstderr:\n%s", out.String(), errb.String())
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled (exit 130)", err)
+	}
+	if !strings.Contains(out.String(), "interrupted at step 1/5 (weight 10%): traffic back to basket") || !strings.Contains(out.String(), "reverted: all traffic on basket") {
+		t.Errorf("output lacks the interruption and the revert")
+	}
+	if w := weight(); w != "0" {
+		t.Errorf("canary weight %q after the interruption, want 0", w)
+	}
+	d, err := c.Client.AppsV1().Deployments(ns).Get(context.Background(), name+"-canary", metav1.GetOptions{})
+	if err != nil || d.Spec.Replicas == nil || *d.Spec.Replicas != 0 {
+		t.Errorf("canary %v (%v): want 0 replicas", d.Spec.Replicas, err)
+	}
+	st, err := open.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	incs, err := st.Incidents(context.Background(), store.IncidentFilter{Workload: "deploy/" + name})
+	if err != nil || len(incs) != 1 || !strings.Contains(incs[0].Reason, "rollout interrupted at step 1/5, weight 10%") {
+		t.Fatalf("incidents %+v (%v), want the interruption", incs, err)
 	}
 }
