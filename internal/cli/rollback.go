@@ -123,12 +123,12 @@ func runRollback(cmd *cobra.Command, args []string, o rollbackOpts) error {
 		}
 		names[i] = n
 	}
-	client, ns, err := o.kube.Client()
+	log := (&common{verbose: o.verbose}).logger(cmd.ErrOrStderr())
+	fbs, err := o.fb.setup(o.dsn, log)
 	if err != nil {
 		return err
 	}
-	log := (&common{verbose: o.verbose}).logger(cmd.ErrOrStderr())
-	fbs, err := o.fb.setup(o.dsn, log)
+	client, ns, err := o.kube.Client()
 	if err != nil {
 		return err
 	}

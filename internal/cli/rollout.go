@@ -40,6 +40,7 @@ type rolloutOpts struct {
 	maxInconclusive int
 	container       string
 	revert          bool
+	finish          bool
 	dsn             string
 	incidentDir     string
 	verbose         bool
@@ -59,6 +60,8 @@ canary     a Deployment NAME-canary runs the new image; the router (--router htt
 bluegreen  NAME-canary (green) starts at full size beside NAME (blue), is checked
            (--webhook), then Service NAME (or --router service/S) switches to it; blue stays
            scaled. --revert switches back at once, as does a gate breach after the switch.
+           --finish makes it permanent: NAME gets green's pod spec and, once rolled out,
+           the traffic again; green goes to zero and the next rollout can begin.
 
 Gates: --prometheus URL adds request success rate >= 99 % and p99 latency <= 500 ms, canary
 against primary; --webhook URL (repeatable) POSTs the target as JSON, 2xx passes. A gate
@@ -91,6 +94,7 @@ scaled to zero first, and an incident recorded).`,
 	fl.IntVar(&o.maxInconclusive, "max-inconclusive", 3, "abort after this many inconclusive gate evaluations in a row")
 	fl.StringVar(&o.container, "container", "", "the container whose image changes (default: the only one)")
 	fl.BoolVar(&o.revert, "revert", false, "send all traffic back to the primary and scale the canary (green) to zero")
+	fl.BoolVar(&o.finish, "finish", false, "blue/green: give blue green's pod spec, switch back to it once rolled out, scale green to zero")
 	fl.StringVar(&o.dsn, "store", "", "where incidents are recorded: "+storeHelp)
 	fl.StringVar(&o.incidentDir, "incident-dir", "", "write each incident's Markdown report into this directory")
 	fl.BoolVarP(&o.verbose, "verbose", "v", false, "log diagnostics to stderr")
@@ -105,7 +109,14 @@ func runRollout(cmd *cobra.Command, arg string, o rolloutOpts) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrUsage, err)
 	}
-	if o.image == "" && !o.revert {
+	switch {
+	case o.revert && o.finish:
+		return fmt.Errorf("%w: --revert or --finish, not both", ErrUsage)
+	case o.finish && o.strategy != string(rollout.BlueGreen):
+		return fmt.Errorf("%w: --finish is for --strategy bluegreen (a canary finishes by itself)", ErrUsage)
+	case (o.revert || o.finish) && o.image != "":
+		return fmt.Errorf("%w: --image goes with a new rollout, not --revert or --finish", ErrUsage)
+	case o.image == "" && !o.revert && !o.finish:
 		return fmt.Errorf("%w: --image is required", ErrUsage)
 	}
 	if o.interval <= 0 {
@@ -206,6 +217,11 @@ func runRollout(cmd *cobra.Command, arg string, o rolloutOpts) error {
 		d.Incident.FromImage, d.Incident.ToImage = canary, primary
 		s = rollout.Revert(plan, "revert requested")
 		fmt.Fprintf(out, "reverting %s/%s: all traffic to the primary, canary to 0\n", ns, name)
+	} else if o.finish {
+		if s, err = rollout.Finish(ctx, d, plan, time.Now()); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "finishing %s/%s: blue gets green's pod spec, then the traffic; green to 0\n", ns, name)
 	} else {
 		if o.image, err = fbs.verify(ctx, out, o.image, rolloutAdvice); err != nil {
 			return err
@@ -226,7 +242,7 @@ func runRollout(cmd *cobra.Command, arg string, o rolloutOpts) error {
 	ticker := time.NewTicker(o.interval)
 	defer ticker.Stop()
 	res, err := rollout.Run(ctx, ticker.C, d, s)
-	interrupted := errors.Is(err, context.Canceled) && !o.revert && !res.State.Phase.Done() && res.State.Phase != rollout.Promoting
+	interrupted := errors.Is(err, context.Canceled) && !o.revert && !o.finish && !res.State.Phase.Done() && res.State.Phase != rollout.Promoting
 	if interrupted {
 		// Interrupted with the canary live: put the traffic back on the primary before
 		// exiting, as a breach would, whatever the context says now.
@@ -262,6 +278,10 @@ func runRollout(cmd *cobra.Command, arg string, o rolloutOpts) error {
 	img := o.image
 	if res.FallbackImage != "" {
 		img = res.FallbackImage
+	}
+	if o.finish {
+		fmt.Fprintf(out, "FINISHED: %s selects %s again, which runs green's pod spec; %s scaled to 0\n", kindName, name, wl.CanaryName())
+		return nil
 	}
 	if plan.Strategy == rollout.BlueGreen {
 		fmt.Fprintf(out, "PROMOTED: %s now selects %s (%s); %s keeps its %d pods for --revert\n", kindName, wl.CanaryName(), img, name, plan.Replicas)

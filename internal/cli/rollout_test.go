@@ -45,6 +45,11 @@ func TestRolloutUsageErrors(t *testing.T) {
 		{"rollout", "deploy/x", "--image", "a:2", "--router", "ingress/x", "--prometheus", "prom:9090"},
 		{"rollout", "deploy/x", "--image", "a:2", "--router", "ingress/x", "--webhook", "/hook"},
 		{"rollout", "deploy/x", "--image", "a:2", "--router", "ingress/x", "--pause", "soon"},
+		{"rollout", "deploy/x", "--strategy", "bluegreen", "--revert", "--finish"},
+		{"rollout", "deploy/x", "--router", "ingress/x", "--finish"}, // a canary finishes by itself
+		{"rollout", "deploy/x", "--image", "a:2", "--router", "ingress/x", "--fallback", "sometimes"},
+		{"rollout", "deploy/x", "--image", "a:2", "--router", "ingress/x", "--mirror", "registry.example"},
+		{"rollout", "deploy/x", "--image", "a:2", "--router", "ingress/x", "--policy", "/nonexistent/policy.yaml"},
 	} {
 		_, _, err := execute(t, args...)
 		if !errors.Is(err, ErrUsage) {
@@ -229,6 +234,37 @@ func TestRolloutBlueGreenCommand(t *testing.T) {
 	}
 	if inc := incs[0]; inc.Kind != store.IncidentRollback || inc.FromImage != "registry.example/cart:2" || inc.ToImage != "registry.example/cart:1" {
 		t.Errorf("incident %+v", inc)
+	}
+
+	// Promoted again, then finished: blue runs green's spec and has the traffic, green is at
+	// zero, and another rollout may begin.
+	if _, _, err = execute(t, append([]string{"rollout", "--image", "registry.example/cart:3"}, common...)...); err != nil {
+		t.Fatalf("second rollout: %v", err)
+	}
+	if _, _, err := execute(t, append([]string{"rollout", "--finish", "--image", "registry.example/cart:3"}, common...)...); !errors.Is(err, ErrUsage) {
+		t.Errorf("--finish with --image: %v, want a usage error", err)
+	}
+	out, _, err = execute(t, append([]string{"rollout", "--finish"}, common...)...)
+	t.Logf("finish:\n%s", out)
+	if err != nil {
+		t.Fatalf("rollout --finish: %v", err)
+	}
+	blue, err := c.Client.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	green, err := c.Client.AppsV1().Deployments(ns).Get(ctx, name+"-canary", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := selector(); got != name || blue.Spec.Template.Spec.Containers[0].Image != "registry.example/cart:3" || *green.Spec.Replicas != 0 {
+		t.Errorf("after --finish: service selects %s, blue runs %s, green has %d replicas", got, blue.Spec.Template.Spec.Containers[0].Image, *green.Spec.Replicas)
+	}
+	if !strings.Contains(out, "FINISHED: service/cart selects cart again") {
+		t.Errorf("output lacks FINISHED")
+	}
+	if _, _, err := execute(t, append([]string{"rollout", "--finish"}, common...)...); err == nil || !strings.Contains(err.Error(), "no blue/green switch to finish") {
+		t.Errorf("a second --finish: %v, want nothing to finish", err)
 	}
 }
 

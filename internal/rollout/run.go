@@ -85,6 +85,26 @@ func Begin(ctx context.Context, d Deps, image string) (PrimaryInfo, error) {
 	return info, nil
 }
 
+// ErrNothingToFinish is returned (wrapped) by Finish when green does not serve all traffic.
+var ErrNothingToFinish = errors.New("no blue/green switch to finish")
+
+// Finish makes a blue/green promotion permanent: blue (the primary) gets green's pod spec,
+// and the state returned waits, as a canary's promotion does, for blue to roll out before
+// traffic switches back to it and green is scaled to zero. Green must serve all traffic.
+func Finish(ctx context.Context, d Deps, p Plan, now time.Time) (State, error) {
+	w, err := d.Router.Weight(ctx)
+	if err != nil {
+		return State{}, err
+	}
+	if w != 100 {
+		return State{}, fmt.Errorf("%w: %s has %d%% of the traffic, not all of it", ErrNothingToFinish, d.Target.Canary, w)
+	}
+	if err := d.Workload.Promote(ctx); err != nil {
+		return State{}, err
+	}
+	return State{Plan: p, Phase: Promoting, Step: len(p.Steps) - 1, Weight: 100, WaitingSince: now}, nil
+}
+
 // Run drives the rollout from s until it is Promoted or Aborted, one round per tick (and at
 // once again after a round that changed the state). It returns ErrAborted (wrapped) for an
 // abort, ctx's error when ctx ends first (the rollout is left where it is: --revert
