@@ -272,3 +272,28 @@ func TestRunAbortsOnPullFailureWithoutFallback(t *testing.T) {
 		t.Fatalf("err %v, reason %q", err, res.State.Reason)
 	}
 }
+
+func TestFinish(t *testing.T) {
+	c := &cluster{promoted: -1, replicas: 3}
+	d := Deps{Workload: c, Router: clusterRouter{c}, Target: metrics.Target{Canary: "app-canary", Primary: "app"}, Now: (&clock{t: t0}).now}
+	bg := Plan{Strategy: BlueGreen, Steps: []int{0, 100}, Replicas: 3, ReadyTimeout: time.Minute, MaxInconclusive: 1}
+	ctx := context.Background()
+	if _, err := Finish(ctx, d, bg, t0); !errors.Is(err, ErrNothingToFinish) {
+		t.Fatalf("Finish with green at 0%%: %v, want ErrNothingToFinish", err)
+	}
+	c.weight = 100
+	s, err := Finish(ctx, d, bg, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tick := make(chan time.Time)
+	close(tick)
+	res, err := Run(ctx, tick, d, s)
+	if err != nil || res.State.Phase != Promoted {
+		t.Fatalf("Run: %v, phase %s", err, res.State.Phase)
+	}
+	// blue gets green's spec first; the traffic moves back only once blue has rolled out
+	if want := []string{"Promote", "SetWeight(0)", "ScaleCanary(0)"}; !slices.Equal(c.log, want) {
+		t.Errorf("log %v, want %v", c.log, want)
+	}
+}
