@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/plimsoll/plimsoll/internal/config"
 	"github.com/plimsoll/plimsoll/internal/fallback"
 	"github.com/plimsoll/plimsoll/internal/image"
 	"github.com/plimsoll/plimsoll/internal/kube"
@@ -58,13 +59,9 @@ type fallbacks struct {
 	opts     image.Options
 }
 
-// setup reads the policy and the flags. The store (dsn) is opened only when a fallback is looked
+// setup reads the policy (read with f.policy) and the flags. The store (dsn) is opened only when a fallback is looked
 // for, and only for reading.
-func (f *fallbackFlags) setup(dsn string, log *slog.Logger) (*fallbacks, error) {
-	pol, err := f.policy()
-	if err != nil {
-		return nil, err
-	}
+func (f *fallbackFlags) setup(pol *config.Policy, dsn string, log *slog.Logger) (*fallbacks, error) {
 	modeText := f.mode
 	if modeText == "" {
 		modeText = pol.Delivery.Fallback

@@ -94,7 +94,7 @@ func TestRolloutPullFallback(t *testing.T) {
 		t.Errorf("green runs %s, want the mirror's %s", got, want)
 	}
 
-	_, err = f.rollout(t, "cart", image, "--revert")
+	_, err = f.rollout(t, "cart", "", "--revert")
 	if err != nil {
 		t.Fatalf("revert: %v", err)
 	}

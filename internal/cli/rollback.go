@@ -124,7 +124,11 @@ func runRollback(cmd *cobra.Command, args []string, o rollbackOpts) error {
 		names[i] = n
 	}
 	log := (&common{verbose: o.verbose}).logger(cmd.ErrOrStderr())
-	fbs, err := o.fb.setup(o.dsn, log)
+	pol, err := o.fb.policy()
+	if err != nil {
+		return err
+	}
+	fbs, err := o.fb.setup(pol, o.dsn, log)
 	if err != nil {
 		return err
 	}

@@ -13,9 +13,11 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/plimsoll/plimsoll/internal/config"
 	"github.com/plimsoll/plimsoll/internal/incident"
 	"github.com/plimsoll/plimsoll/internal/kube"
 	"github.com/plimsoll/plimsoll/internal/metrics"
@@ -69,6 +71,11 @@ without data is inconclusive: the step holds, and --max-inconclusive in a row ab
 On a breach the traffic goes back to the primary first, then the canary is scaled to zero,
 then an incident is recorded (--store, and Markdown in --incident-dir).
 
+The policy's delivery.rollout section (--policy) gives the defaults of --steps, --pause,
+--interval, --ready-timeout, --max-inconclusive, --prometheus and --webhook (a flag given
+wins), and may list gates of its own: PromQL templates over {{.Namespace}}, {{.Canary}},
+{{.Primary}} and {{.Weight}} with a min or max, which replace the two default gates.
+
 ` + fallbackHelp + `
 A canary that cannot pull its image aborts at once unless the fallback applies a replacement.
 
@@ -119,6 +126,11 @@ func runRollout(cmd *cobra.Command, arg string, o rolloutOpts) error {
 	case o.image == "" && !o.revert && !o.finish:
 		return fmt.Errorf("%w: --image is required", ErrUsage)
 	}
+	pol, err := o.fb.policy()
+	if err != nil {
+		return err
+	}
+	policyGates := o.fromPolicy(cmd.Flags(), pol.Delivery.Rollout)
 	if o.interval <= 0 {
 		return fmt.Errorf("%w: --interval %s: want a positive duration", ErrUsage, o.interval)
 	}
@@ -150,20 +162,23 @@ func runRollout(cmd *cobra.Command, arg string, o rolloutOpts) error {
 	}
 
 	log := (&common{verbose: o.verbose}).logger(cmd.ErrOrStderr())
-	fbs, err := o.fb.setup(o.dsn, log)
+	fbs, err := o.fb.setup(pol, o.dsn, log)
 	if err != nil {
 		return err
 	}
 	httpc := &http.Client{Timeout: 10 * time.Second}
 	var gates, pre []metrics.Gate
-	if o.prometheus != "" {
+	switch {
+	case o.prometheus != "":
 		prom, err := metrics.NewPrometheus(o.prometheus, httpc)
 		if err != nil {
 			return fmt.Errorf("%w: --prometheus: %v", ErrUsage, err)
 		}
-		if gates, err = metrics.DefaultGates(prom); err != nil {
-			return err
+		if gates, err = queryGates(prom, policyGates); err != nil {
+			return fmt.Errorf("%w: %v", ErrUsage, err)
 		}
+	case len(policyGates) > 0:
+		return fmt.Errorf("%w: the policy's delivery.rollout.gates need a Prometheus: --prometheus or delivery.rollout.prometheus", ErrUsage)
 	}
 	for i, u := range o.webhooks {
 		wh, err := metrics.NewWebhook("webhook-"+strconv.Itoa(i+1), u, httpc)
@@ -289,6 +304,45 @@ func runRollout(cmd *cobra.Command, arg string, o rolloutOpts) error {
 	}
 	fmt.Fprintf(out, "PROMOTED: %s/%s runs %s\n", ns, name, img)
 	return nil
+}
+
+// fromPolicy takes the policy's delivery.rollout values for the flags not given, and returns
+// its gates.
+func (o *rolloutOpts) fromPolicy(fl *pflag.FlagSet, r config.Rollout) []config.Gate {
+	set := func(flag string, ok bool, apply func()) {
+		if ok && !fl.Changed(flag) {
+			apply()
+		}
+	}
+	// The policy's steps are a canary's; blue/green always switches at once.
+	set("steps", len(r.Steps) > 0 && o.strategy == string(rollout.Canary), func() { o.steps = r.Steps })
+	set("pause", r.Pause > 0, func() { o.pause = r.Pause })
+	set("interval", r.Interval > 0, func() { o.interval = r.Interval })
+	set("ready-timeout", r.ReadyTimeout > 0, func() { o.readyTimeout = r.ReadyTimeout })
+	set("max-inconclusive", r.MaxInconclusive > 0, func() { o.maxInconclusive = r.MaxInconclusive })
+	set("prometheus", r.Prometheus != "", func() { o.prometheus = r.Prometheus })
+	set("webhook", len(r.Webhooks) > 0, func() { o.webhooks = r.Webhooks })
+	return r.Gates
+}
+
+// queryGates are the policy's gates on prom, or the default gates when it lists none.
+func queryGates(prom metrics.Provider, gs []config.Gate) ([]metrics.Gate, error) {
+	if len(gs) == 0 {
+		return metrics.DefaultGates(prom)
+	}
+	out := make([]metrics.Gate, 0, len(gs))
+	for _, g := range gs {
+		op, bound := metrics.AtLeast, g.Min
+		if g.Max != nil {
+			op, bound = metrics.AtMost, g.Max
+		}
+		qg, err := metrics.NewQueryGate(g.Name, prom, g.Query, g.PrimaryQuery, op, *bound)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, qg)
+	}
+	return out, nil
 }
 
 // printTick prints one round: the step, what was done and every gate's values.

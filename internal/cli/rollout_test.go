@@ -8,7 +8,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +23,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/plimsoll/plimsoll/internal/config"
 	"github.com/plimsoll/plimsoll/internal/kube/kubetest"
 	"github.com/plimsoll/plimsoll/internal/metrics/promtest"
 	"github.com/plimsoll/plimsoll/internal/store"
@@ -318,5 +321,74 @@ func TestRolloutInterrupted(t *testing.T) {
 	incs, err := st.Incidents(context.Background(), store.IncidentFilter{Workload: "deploy/" + name})
 	if err != nil || len(incs) != 1 || !strings.Contains(incs[0].Reason, "rollout interrupted at step 1/5, weight 10%") {
 		t.Fatalf("incidents %+v (%v), want the interruption", incs, err)
+	}
+}
+
+// TestRolloutPolicyGates: the policy's delivery.rollout section sets the steps, the pause,
+// the interval and the Prometheus, and its own gate replaces the default ones.
+func TestRolloutPolicyGates(t *testing.T) {
+	c := kubetest.Start(t)
+	ns := c.Namespace(t)
+	kubeconfig := restrictedKubeconfig(t, c.Restricted(t, ns), ns)
+	name := "orders"
+	rolloutApp(t, c, ns, name, 2)
+	canaryIngress(t, c, ns, name)
+	var (
+		mu      sync.Mutex
+		queries []string
+	)
+	prom := promtest.Start(t, func(q string) promtest.Answer {
+		mu.Lock()
+		queries = append(queries, q)
+		mu.Unlock()
+		return promtest.Answer{Value: 0.01}
+	})
+	policy := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(policy, []byte(`apiVersion: plimsoll/v1
+kind: Policy
+delivery:
+  rollout:
+    steps: [50, 100]
+    pause: 200ms
+    interval: 100ms
+    prometheus: `+prom.URL+`
+    gates:
+      - name: error-ratio
+        query: 'orders_errors_ratio{namespace="{{.Namespace}}",deployment="{{.Canary}}"}'
+        primaryQuery: 'orders_errors_ratio{namespace="{{.Namespace}}",deployment="{{.Primary}}"}'
+        max: 0.02
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := execute(t, "rollout", "deploy/"+name, "--image", "registry.example/orders:2", "--kubeconfig", kubeconfig,
+		"--router", "ingress/"+name, "--store", "none", "-p", policy)
+	t.Logf("stdout:\n%s", out)
+	if err != nil {
+		t.Fatalf("rollout: %v", err)
+	}
+	for _, want := range []string{"steps [50 100], pause 200ms", "step 1/2 weight 50%", "error-ratio pass canary=0.01 primary=0.01 (<= 0.02)", "PROMOTED: "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.ContainsFunc(queries, func(q string) bool {
+		return strings.Contains(q, `orders_errors_ratio{namespace="`+ns+`",deployment="orders-canary"}`)
+	}) {
+		t.Errorf("queries %q: want the policy's, rendered", queries)
+	}
+	for _, q := range queries {
+		if strings.Contains(q, "http_requests_total") {
+			t.Errorf("a default gate ran beside the policy's: %s", q)
+		}
+	}
+
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(bad, []byte("apiVersion: plimsoll/v1\nkind: Policy\ndelivery:\n  rollout:\n    gates:\n      - name: g\n        query: 'x{{.Nope}}'\n        max: 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := execute(t, "rollout", "deploy/"+name, "--image", "x:3", "--kubeconfig", kubeconfig, "--router", "ingress/"+name, "-p", bad); !errors.Is(err, config.ErrInvalid) || !strings.Contains(err.Error(), "delivery.rollout.gates[0].query") {
+		t.Errorf("a policy gate with a bad query: %v, want the policy problem", err)
 	}
 }

@@ -19,6 +19,8 @@ type Delivery struct {
 	// "docker.io", "127.0.0.1:5000") to the registries holding copies, tried in order; a mirror
 	// may carry a path prefix ("mirror.internal:5000/cache").
 	Mirrors map[string][]string `yaml:"mirrors"`
+	// Rollout is the policy of plimsoll rollout: step plan, metric gates, webhooks.
+	Rollout Rollout `yaml:"rollout"`
 }
 
 // FallbackModes are the values of delivery.fallback; the first is the default.
@@ -33,7 +35,7 @@ func (d Delivery) FallbackMode() string {
 }
 
 func (d Delivery) problems(path string) []*Problem {
-	var ps []*Problem
+	ps := d.Rollout.problems(path + ".rollout")
 	if d.Fallback != "" && !slices.Contains(FallbackModes, d.Fallback) {
 		ps = append(ps, &Problem{Path: path + ".fallback", Msg: fmt.Sprintf("%q: use %s", d.Fallback, strings.Join(FallbackModes, ", "))})
 	}

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -82,7 +83,7 @@ func TestDeliveryProblems(t *testing.T) {
 		`line 18: delivery.mirrors.ok.example.com[5]: "mirror.example.com/": the path prefix has an empty part`,
 		`line 19: delivery.mirrors.ok.example.com[6]: "cache": not a registry host`,
 		`line 21: delivery.mirrors.ok.example.com[8]: "m2.example.com" given twice`,
-		`line 22: delivery.mirror: unknown field: use fallback, mirrors`,
+		`line 22: delivery.mirror: unknown field: use fallback, mirrors, rollout`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("problems lack %q:\n%v", want, err)
@@ -100,8 +101,74 @@ func TestExampleDelivery(t *testing.T) {
 	}
 	want := Delivery{Fallback: "offer", Mirrors: map[string][]string{
 		"registry.example.com": {"registry-eu.example.com", "mirror.internal:5000/cache"},
-	}}
+	}, Rollout: Rollout{Steps: []int{10, 25, 50, 75, 100}, Pause: 30 * time.Second, Interval: 10 * time.Second,
+		ReadyTimeout: 5 * time.Minute, MaxInconclusive: 3}}
 	if d := cmp.Diff(want, p.Delivery); d != "" {
 		t.Errorf("example delivery (-want +got):\n%s", d)
+	}
+}
+
+func TestRolloutPolicy(t *testing.T) {
+	p, err := Parse([]byte(header + `delivery:
+  rollout:
+    steps: [20, 100]
+    pause: 1m
+    prometheus: http://prometheus.monitoring:9090
+    gates:
+      - name: errors
+        query: 'errors{pod=~"{{.Canary}}-.*"}'
+        primaryQuery: 'errors{pod=~"{{.Primary}}-.*"}'
+        max: 0.01
+      - name: saturation
+        query: 'sat{ns="{{.Namespace}}",w="{{.Weight}}"}'
+        min: 0.5
+    webhooks: [https://acceptance.example/run]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := p.Delivery.Rollout
+	if len(r.Gates) != 2 || *r.Gates[0].Max != 0.01 || r.Gates[0].Min != nil || *r.Gates[1].Min != 0.5 || r.Pause != time.Minute || len(r.Webhooks) != 1 {
+		t.Errorf("rollout %+v", r)
+	}
+	_, err = Parse([]byte(header + `delivery:
+  rollout:
+    steps: [50, 20, 100]
+    pause: -1s
+    maxInconclusive: -2
+    prometheus: prometheus:9090
+    webhooks: [/hook]
+    gates:
+      - name: a
+        query: 'x{p="{{.Pod}}"}'
+        max: 1
+      - name: a
+        query: 'y{'
+        primaryQuery: '{{'
+        min: 1
+        max: 2
+      - query: z
+      - name: b
+        query: 'q'
+`))
+	if !errors.Is(err, ErrInvalid) {
+		t.Fatalf("error = %v, want ErrInvalid", err)
+	}
+	for _, want := range []string{
+		`delivery.rollout.steps: [50 20 100]: want weights in 1..100, strictly increasing`,
+		`delivery.rollout.pause: -1s is negative`,
+		`delivery.rollout.maxInconclusive: -2 is negative`,
+		`delivery.rollout.prometheus: "prometheus:9090": want an http:// or https:// URL`,
+		`delivery.rollout.webhooks[0]: "/hook": want an http:// or https:// URL`,
+		`delivery.rollout.gates[0].query: bad gate:`, // .Pod is not a field of the target
+		`delivery.rollout.gates[1].name: "a" is already the name of a gate`,
+		`delivery.rollout.gates[1].primaryQuery: bad gate:`,
+		`delivery.rollout.gates[1]: give min or max, not both`,
+		`delivery.rollout.gates[2].name: missing`,
+		`delivery.rollout.gates[3]: give min or max: the bound`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("problems lack %q:\n%v", want, err)
+		}
 	}
 }

@@ -76,6 +76,12 @@ func parseQuery(name, q string) (*template.Template, error) {
 	return t, nil
 }
 
+// CheckQuery reports what is wrong with a gate's query template, nil when nothing is.
+func CheckQuery(q string) error {
+	_, err := parseQuery("query", q)
+	return err
+}
+
 // Name is the gate's name.
 func (g *QueryGate) Name() string { return g.name }
 
