@@ -4,8 +4,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -13,7 +11,6 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -167,60 +164,7 @@ func busybox(t testing.TB) []byte {
 	return b
 }
 
-// runIDs are the runs the tests started containers for; TestMain checks none is left.
-var runIDs struct {
-	sync.Mutex
-	ids []string
-}
-
-// newRunID returns a fresh run ID that TestMain checks for leftovers.
-func newRunID() string {
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	id := "cst-test-" + hex.EncodeToString(b)
-	runIDs.Lock()
-	runIDs.ids = append(runIDs.ids, id)
-	runIDs.Unlock()
-	return id
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if err := checkLeftovers(); err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL:", err)
-		code = 1
-	}
-	os.Exit(code)
-}
-
-// checkLeftovers fails when a container of a tracked run is still in the engine.
-func checkLeftovers() error {
-	runIDs.Lock()
-	defer runIDs.Unlock()
-	if len(runIDs.ids) == 0 {
-		return nil
-	}
-	cli, err := client.New(client.FromEnv)
-	if err != nil {
-		return err
-	}
-	defer cli.Close()
-	var left []string
-	for _, id := range runIDs.ids {
-		res, err := cli.ContainerList(context.Background(), client.ContainerListOptions{All: true,
-			Filters: make(client.Filters).Add("label", runtime.LabelRun+"="+id)})
-		if err != nil {
-			return fmt.Errorf("list leftovers of %s: %w", id, err)
-		}
-		for _, c := range res.Items {
-			left = append(left, fmt.Sprintf("%.12s %v (run %s)", c.ID, c.Names, id))
-		}
-	}
-	if len(left) > 0 {
-		return fmt.Errorf("tests left containers behind: %s", strings.Join(left, "; "))
-	}
-	return nil
-}
+func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
 
 // engine is the Docker engine of the tests: the runtime (also the Loader) and a client.
 type engine struct {
@@ -260,7 +204,7 @@ func startedInstance(t *testing.T, e engine) runtime.Instance {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := e.rt.Start(context.Background(), runtime.Spec{Image: ref, RunID: newRunID(), Role: "probe", Cmd: []string{"out", "x"}})
+	in, err := e.rt.Start(context.Background(), runtime.Spec{Image: ref, RunID: testenv.NewRunID("cst"), Role: "probe", Cmd: []string{"out", "x"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -118,7 +118,7 @@ func TestRunCommands(t *testing.T) {
 	cfg := parse(t, commandsYAML)
 	cfg.CommandTimeout = 3 * time.Second
 	start := time.Now()
-	results, err := Run(context.Background(), cfg, wrap(t, img, "probe"), e.rt, e.rt, newRunID())
+	results, err := Run(context.Background(), cfg, wrap(t, img, "probe"), e.rt, e.rt, testenv.NewRunID("cst"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +185,7 @@ commandTests:
 	if _, ok := any(startedInstance(t, e)).(StreamLogger); !ok {
 		t.Fatal("the Docker runtime's instances do not tell stdout from stderr")
 	}
-	results, err := Run(context.Background(), cfg, wrap(t, img, "probe"), e.rt, e.rt, newRunID())
+	results, err := Run(context.Background(), cfg, wrap(t, img, "probe"), e.rt, e.rt, testenv.NewRunID("cst"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +217,7 @@ commandTests:
   args: [/tmp]
   expectedOutput: ['^$']
 `)
-	results, err := Run(context.Background(), cfg, wrap(t, img, "busybox"), e.rt, e.rt, newRunID())
+	results, err := Run(context.Background(), cfg, wrap(t, img, "busybox"), e.rt, e.rt, testenv.NewRunID("cst"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,7 +346,7 @@ func TestRunCancelled(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	start := time.Now()
-	_, err := Run(ctx, cfg, wrap(t, img, "probe"), e.rt, e.rt, newRunID())
+	_, err := Run(ctx, cfg, wrap(t, img, "probe"), e.rt, e.rt, testenv.NewRunID("cst"))
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want the context's", err)
 	}
@@ -466,7 +466,7 @@ func TestCorpusDistrolessDebug(t *testing.T) {
 	e := newEngine(t)
 	img := build(t, nil, func(c *v1.Config) { c.Entrypoint = []string{"/busybox/sh"} }, layer(t, exe("busybox/busybox", busybox(t)), symlink("busybox/sh", "busybox")))
 	e.load(t, img)
-	results, err := Run(context.Background(), corpus(t, "distroless_base_testdata_debug.yaml"), wrap(t, img, "debug"), e.rt, e.rt, newRunID())
+	results, err := Run(context.Background(), corpus(t, "distroless_base_testdata_debug.yaml"), wrap(t, img, "debug"), e.rt, e.rt, testenv.NewRunID("cst"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -485,7 +485,7 @@ func TestCorpusNonrootUser(t *testing.T) {
 	img := probeImage(t, func(c *v1.Config) { c.User = "nonroot" })
 	e.load(t, img)
 	cfg := corpus(t, "distroless_examples_nonroot_testdata_user.yaml")
-	results, err := Run(context.Background(), cfg, wrap(t, img, "nonroot"), e.rt, e.rt, newRunID())
+	results, err := Run(context.Background(), cfg, wrap(t, img, "nonroot"), e.rt, e.rt, testenv.NewRunID("cst"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -494,7 +494,7 @@ func TestCorpusNonrootUser(t *testing.T) {
 	}
 	// As root (the containerRunOptions user overrides the image's), the same test fails.
 	cfg.ContainerRunOptions = &ContainerRunOptions{User: "root"}
-	results, err = Run(context.Background(), cfg, wrap(t, img, "nonroot"), e.rt, e.rt, newRunID())
+	results, err = Run(context.Background(), cfg, wrap(t, img, "nonroot"), e.rt, e.rt, testenv.NewRunID("cst"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -541,7 +541,7 @@ func TestCorpusUbuntuOnAlpine(t *testing.T) {
 	e := newEngine(t)
 	img := testenv.AlpineImage(t, "3.20.3")
 	e.load(t, img)
-	results, err := Run(context.Background(), corpus(t, "cst-repo_ubuntu_22_04_test.yaml"), wrap(t, img, "alpine:3.20.3"), e.rt, e.rt, newRunID())
+	results, err := Run(context.Background(), corpus(t, "cst-repo_ubuntu_22_04_test.yaml"), wrap(t, img, "alpine:3.20.3"), e.rt, e.rt, testenv.NewRunID("cst"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -575,7 +575,7 @@ func TestCorpusFailureOnAlpine(t *testing.T) {
 	e := newEngine(t)
 	img := testenv.AlpineImage(t, "3.20.3")
 	e.load(t, img)
-	results, err := Run(context.Background(), corpus(t, "cst-repo_ubuntu_22_04_failure_test.yaml"), wrap(t, img, "alpine:3.20.3"), e.rt, e.rt, newRunID())
+	results, err := Run(context.Background(), corpus(t, "cst-repo_ubuntu_22_04_failure_test.yaml"), wrap(t, img, "alpine:3.20.3"), e.rt, e.rt, testenv.NewRunID("cst"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -600,7 +600,7 @@ func TestCorpusContainerOptions(t *testing.T) {
 	e := newEngine(t)
 	img := testenv.AlpineImage(t, "3.20.3")
 	e.load(t, img)
-	results, err := Run(context.Background(), corpus(t, "cst-repo_ubuntu_22_04_containeropts_test.yaml"), wrap(t, img, "alpine:3.20.3"), e.rt, e.rt, newRunID())
+	results, err := Run(context.Background(), corpus(t, "cst-repo_ubuntu_22_04_containeropts_test.yaml"), wrap(t, img, "alpine:3.20.3"), e.rt, e.rt, testenv.NewRunID("cst"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -609,7 +609,7 @@ func TestCorpusContainerOptions(t *testing.T) {
 			t.Errorf("%s: %+v", r.Name, r)
 		}
 	}
-	results, err = Run(context.Background(), corpus(t, "cst-repo_ubuntu_22_04_containeropts_user_test.yaml"), wrap(t, img, "alpine:3.20.3"), e.rt, e.rt, newRunID())
+	results, err = Run(context.Background(), corpus(t, "cst-repo_ubuntu_22_04_containeropts_user_test.yaml"), wrap(t, img, "alpine:3.20.3"), e.rt, e.rt, testenv.NewRunID("cst"))
 	if err != nil {
 		t.Fatal(err)
 	}

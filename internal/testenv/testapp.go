@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -317,6 +318,30 @@ func NewRunID(prefix string) string {
 	id := fmt.Sprintf("%s-%s-%d", prefix, process, len(runs.ids))
 	runs.ids = append(runs.ids, id)
 	return id
+}
+
+// Track remembers a run ID chosen elsewhere (a runtime's caller), so that Finish checks it too.
+func Track(id string) {
+	runs.Lock()
+	defer runs.Unlock()
+	if !slices.Contains(runs.ids, id) {
+		runs.ids = append(runs.ids, id)
+	}
+}
+
+// Run is the body of a TestMain for tests that start containers: it runs the tests of m,
+// then Finish, and returns the exit code for os.Exit: a test that left a container or image
+// behind fails the run.
+func Run(m *testing.M) int {
+	flag.Parse()
+	code := m.Run()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := Finish(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		code = 1
+	}
+	return code
 }
 
 // Finish is for TestMain, after m.Run: it fails (returns an error naming them) when the Docker

@@ -33,7 +33,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	code := enginetest.Run(m)
+	code := testenv.Run(m)
 	if suiteBinaries.dir != "" {
 		os.RemoveAll(suiteBinaries.dir)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/plimsoll/plimsoll/internal/runtime"
+	"github.com/plimsoll/plimsoll/internal/testenv"
 )
 
 // TestCopyFile reads a file a process wrote out of its exited container, and refuses what is
@@ -17,7 +18,7 @@ func TestCopyFile(t *testing.T) {
 	rt := newTestRuntime(t)
 	ref := appImage(t, rt)
 	ctx := context.Background()
-	inst, err := rt.Start(ctx, runtime.Spec{Image: ref, RunID: newRunID("copy"), Role: "copy",
+	inst, err := rt.Start(ctx, runtime.Spec{Image: ref, RunID: testenv.NewRunID("copy"), Role: "copy",
 		Entrypoint: []string{"/bin/sh", "-c", "echo report-body > /tmp/report.txt"}})
 	if err != nil {
 		t.Fatal(err)

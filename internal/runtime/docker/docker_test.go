@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -14,7 +13,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -31,62 +29,7 @@ import (
 	"github.com/plimsoll/plimsoll/internal/testenv"
 )
 
-// runIDs are the runs the tests started containers for; TestMain checks none is left.
-var runIDs struct {
-	sync.Mutex
-	ids []string
-}
-
-func track(runID string) {
-	runIDs.Lock()
-	defer runIDs.Unlock()
-	if !slices.Contains(runIDs.ids, runID) {
-		runIDs.ids = append(runIDs.ids, runID)
-	}
-}
-
-func newRunID(prefix string) string {
-	id := prefix + "-" + randomHex(4)
-	track(id)
-	return id
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if err := checkLeftovers(); err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL:", err)
-		code = 1
-	}
-	os.Exit(code)
-}
-
-// checkLeftovers fails when a container of a tracked run is still in the engine.
-func checkLeftovers() error {
-	runIDs.Lock()
-	defer runIDs.Unlock()
-	if len(runIDs.ids) == 0 {
-		return nil
-	}
-	cli, err := client.New(client.FromEnv)
-	if err != nil {
-		return err
-	}
-	defer cli.Close()
-	var left []string
-	for _, id := range runIDs.ids {
-		res, err := cli.ContainerList(context.Background(), client.ContainerListOptions{All: true, Filters: make(client.Filters).Add("label", runtime.LabelRun+"="+id)})
-		if err != nil {
-			return fmt.Errorf("list leftovers of %s: %w", id, err)
-		}
-		for _, c := range res.Items {
-			left = append(left, fmt.Sprintf("%.12s %v (run %s)", c.ID, c.Names, id))
-		}
-	}
-	if len(left) > 0 {
-		return fmt.Errorf("tests left containers behind: %s", strings.Join(left, "; "))
-	}
-	return nil
-}
+func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
 
 // newTestRuntime connects to the test engine (skipping or failing as testenv says when there
 // is none) with a 1 s stop grace.
@@ -105,7 +48,7 @@ func newTestRuntime(t testing.TB) *Runtime {
 type recorder struct{ *Runtime }
 
 func (r recorder) Start(ctx context.Context, spec runtime.Spec) (runtime.Instance, error) {
-	track(spec.RunID)
+	testenv.Track(spec.RunID)
 	return r.Runtime.Start(ctx, spec)
 }
 
@@ -144,7 +87,7 @@ func TestContainerConfig(t *testing.T) {
 	rt := newTestRuntime(t)
 	ref := appImage(t, rt)
 	ctx := t.Context()
-	runID := newRunID("cfg")
+	runID := testenv.NewRunID("cfg")
 	inst, err := rt.Start(ctx, runtime.Spec{Image: ref, RunID: runID, Role: "old", Ports: []int{runtimetest.AppPort, 9090}})
 	if err != nil {
 		t.Fatal(err)
@@ -275,7 +218,7 @@ func TestEnsure(t *testing.T) {
 func TestStopCancelledContext(t *testing.T) {
 	rt := newTestRuntime(t)
 	ref := appImage(t, rt)
-	inst, err := rt.Start(t.Context(), runtime.Spec{Image: ref, RunID: newRunID("cancel"), Role: "new", Entrypoint: []string{"/bin/sleep"}, Cmd: []string{"600"}})
+	inst, err := rt.Start(t.Context(), runtime.Spec{Image: ref, RunID: testenv.NewRunID("cancel"), Role: "new", Entrypoint: []string{"/bin/sleep"}, Cmd: []string{"600"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,7 +266,7 @@ func TestGC(t *testing.T) {
 		return inst
 	}
 	dead := deadPID(t)
-	runA, runB := newRunID("gca"), newRunID("gcb")
+	runA, runB := testenv.NewRunID("gca"), testenv.NewRunID("gcb")
 	orphan := sleeper(owner{pid: dead, host: rt.owner.host}, runA, "orphan")
 	live := sleeper(rt.owner, runA, "live")
 	elsewhere := sleeper(owner{pid: dead, host: "another-host.invalid"}, runA, "elsewhere")
@@ -385,7 +328,7 @@ func TestProcessAlive(t *testing.T) {
 func BenchmarkStart(b *testing.B) {
 	rt := newTestRuntime(b)
 	ref := appImage(b, rt)
-	runID := newRunID("bench")
+	runID := testenv.NewRunID("bench")
 	var d []time.Duration
 	for b.Loop() {
 		t0 := time.Now()
@@ -407,7 +350,7 @@ func BenchmarkStart(b *testing.B) {
 func BenchmarkStats(b *testing.B) {
 	rt := newTestRuntime(b)
 	ref := appImage(b, rt)
-	inst, err := rt.Start(b.Context(), runtime.Spec{Image: ref, RunID: newRunID("bench"), Role: "stats"})
+	inst, err := rt.Start(b.Context(), runtime.Spec{Image: ref, RunID: testenv.NewRunID("bench"), Role: "stats"})
 	if err != nil {
 		b.Fatal(err)
 	}

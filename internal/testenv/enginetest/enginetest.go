@@ -1,5 +1,5 @@
 // Package enginetest holds what the tests of packages that start containers share: a TestMain
-// that fails the run when a container is left behind, the real Docker engine as a runtime, and
+// that fails the run when a container is left behind (testenv.Run), the real Docker engine as a runtime, and
 // images built in memory wrapped as plimsoll images. It sits beside internal/testenv because
 // that package is imported by the tests of internal/image and internal/runtime/docker
 // themselves, so it cannot import them.
@@ -7,8 +7,6 @@ package enginetest
 
 import (
 	"context"
-	"flag"
-	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -20,22 +18,8 @@ import (
 	"github.com/plimsoll/plimsoll/internal/testenv"
 )
 
-// Run runs the tests of m, then testenv.Finish: a test that left a container or image behind
-// fails the run. It returns the exit code for os.Exit.
-func Run(m *testing.M) int {
-	flag.Parse()
-	code := m.Run()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := testenv.Finish(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL:", err)
-		code = 1
-	}
-	return code
-}
-
-// Main is a TestMain: Run, then exit with its code.
-func Main(m *testing.M) { os.Exit(Run(m)) }
+// Main is a TestMain: testenv.Run, then exit with its code.
+func Main(m *testing.M) { os.Exit(testenv.Run(m)) }
 
 // Runtime returns the real Docker engine (skipping or failing the test as testenv.Docker
 // does when there is none), closed when the test ends; containers get one second to stop.
