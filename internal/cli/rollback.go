@@ -61,9 +61,11 @@ Each rollback is recorded as an incident: Markdown in --incident-dir and a recor
 store. --dry-run says what would happen and changes nothing.
 
 helm/RELEASE rolls a Helm release back through the Helm SDK ('helm rollback --wait': a new
-revision "Rollback to N" whose pods are Ready). A release stuck in pending-install,
-pending-upgrade or pending-rollback is rolled back to its last deployed revision;
---force-unlock first marks the stuck revision failed. Each is recorded as an incident too.
+revision "Rollback to N" whose pods are Ready), by default to the last revision before the
+current one that was deployed (helm's previous revision, unless that one failed too). A
+release stuck in pending-install, pending-upgrade or pending-rollback is rolled back the
+same way; --force-unlock first marks the stuck revision failed. Each is recorded as an
+incident too.
 
 Exit codes: 0 rolled back and verified (or nothing to do), 20 a rollout or its verification
 failed, 1 error (nothing rolled back: unknown revision, paused, migration guard…), 2 usage.`,

@@ -11,8 +11,9 @@ import (
 
 // RollbackOptions say how Rollback goes.
 type RollbackOptions struct {
-	// ToRevision is the revision to roll back to; 0 is the previous one (helm's rule), or,
-	// when the release is stuck in a pending-* status, the last revision that was deployed.
+	// ToRevision is the revision to roll back to; 0 is the last revision before the current
+	// one that was deployed (its status deployed or superseded): helm's previous revision,
+	// unless that one failed too, which helm would roll back to.
 	ToRevision int
 	// Timeout bounds the wait for the restored pods to be Ready (and is cut to ctx's deadline).
 	Timeout time.Duration
@@ -63,7 +64,7 @@ func (c *Client) Rollback(ctx context.Context, name string, opts RollbackOptions
 	cur := rels[len(rels)-1]
 	res.From = revision(cur)
 	res.Stuck = cur.Info != nil && cur.Info.Status.IsPending()
-	target, err := rollbackTarget(rels, opts.ToRevision, res.Stuck)
+	target, err := rollbackTarget(rels, opts.ToRevision)
 	if err != nil {
 		return res, fmt.Errorf("roll back helm release %s: %w", name, err)
 	}
@@ -113,8 +114,8 @@ func (c *Client) Rollback(ctx context.Context, name string, opts RollbackOptions
 }
 
 // rollbackTarget picks the revision to roll back to from the history (oldest first): to when
-// given, else the last deployed revision before a stuck one, else the one before the last.
-func rollbackTarget(rels []*release.Release, to int, stuck bool) (*release.Release, error) {
+// given, else the last revision before the current one that was deployed.
+func rollbackTarget(rels []*release.Release, to int) (*release.Release, error) {
 	cur := rels[len(rels)-1]
 	if to > 0 {
 		for _, r := range rels {
@@ -124,21 +125,16 @@ func rollbackTarget(rels []*release.Release, to int, stuck bool) (*release.Relea
 		}
 		return nil, fmt.Errorf("%w: revision %d not found", ErrNoTarget, to)
 	}
-	if stuck {
-		for i := len(rels) - 2; i >= 0; i-- {
-			if rels[i].Info == nil {
-				continue
-			}
-			if s := rels[i].Info.Status; s == release.StatusDeployed || s == release.StatusSuperseded {
-				return rels[i], nil
-			}
-		}
-		return nil, fmt.Errorf("%w: revision %d is %s and no earlier revision was deployed", ErrNoTarget, cur.Version, cur.Info.Status)
+	if len(rels) < 2 {
+		return nil, fmt.Errorf("%w: revision %d has no previous revision", ErrNoTarget, cur.Version)
 	}
-	for _, r := range rels {
-		if r.Version == cur.Version-1 {
-			return r, nil
+	for i := len(rels) - 2; i >= 0; i-- {
+		if rels[i].Info == nil {
+			continue
+		}
+		if s := rels[i].Info.Status; s == release.StatusDeployed || s == release.StatusSuperseded {
+			return rels[i], nil
 		}
 	}
-	return nil, fmt.Errorf("%w: revision %d has no previous revision", ErrNoTarget, cur.Version)
+	return nil, fmt.Errorf("%w: no revision before %d was deployed (pass the revision to roll back to)", ErrNoTarget, cur.Version)
 }
