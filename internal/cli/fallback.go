@@ -116,12 +116,9 @@ func (dsn lazyRuns) ListRuns(ctx context.Context, f store.Filter) ([]store.RunSu
 // "" and a note that says what is offered (and how to take it: advice, a format taking the
 // replacement) or why there is none.
 func (fb *fallbacks) find(ctx context.Context, img, digest, advice string) (use string, note string) {
-	c, rejected, err := fb.finder.Find(ctx, img, digest, "")
+	c, _, err := fb.finder.Find(ctx, img, digest, "") // the finder logs the candidates it passed over
 	if err != nil {
 		return "", err.Error()
-	}
-	for _, r := range rejected {
-		fb.finder.Logger.Debug("fallback candidate passed over", "ref", r.Ref, "source", r.Source, "why", r.Why)
 	}
 	from := "[" + c.Source + signedNote(c.Signature) + "]"
 	if fb.mode == fallback.Apply {
