@@ -13,6 +13,7 @@ import (
 	"github.com/plimsoll/plimsoll/internal/patches/patchestest"
 	"github.com/plimsoll/plimsoll/internal/store"
 	"github.com/plimsoll/plimsoll/internal/store/open"
+	"github.com/plimsoll/plimsoll/internal/testenv"
 	"github.com/plimsoll/plimsoll/internal/verdict"
 )
 
@@ -115,7 +116,7 @@ func TestHelmCommands(t *testing.T) {
 	// --image: the image's vulnerabilities, matched offline. The bad build brings two
 	// critical findings; the patched one none.
 	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // the package inventories Layer 1 caches
-	line, reg, db := patchestest.Images(t, time.Time{}), patchestest.Serve(t, nil), patchestest.VulnDB(t)
+	line, reg, db := patchestest.Images(t, time.Time{}), testenv.Registry(t, nil), patchestest.VulnDB(t)
 	patchestest.Push(t, reg+"/shop/base:bad", line.Bad)
 	patchestest.Push(t, reg+"/shop/base:patched", line.Patched)
 	c.Kubectl(t, "-n", ns, "set", "image", "deploy/demo", "web=nginx:1.3")

@@ -14,6 +14,7 @@ import (
 	"github.com/plimsoll/plimsoll/internal/patches/patchestest"
 	"github.com/plimsoll/plimsoll/internal/store"
 	"github.com/plimsoll/plimsoll/internal/store/sqlite"
+	"github.com/plimsoll/plimsoll/internal/testenv"
 	"github.com/plimsoll/plimsoll/internal/verdict"
 )
 
@@ -21,7 +22,7 @@ import (
 // base/alpine's patch is GO and its Dockerfile is rewritten; bad/alpine's patch brings a
 // critical vulnerability, is NO-GO, and its Dockerfile is left alone. Then the ledger reports it.
 func TestPatchesApply(t *testing.T) {
-	host := patchestest.Serve(t, nil)
+	host := testenv.Registry(t, nil)
 	line := patchestest.Images(t, time.Time{})
 	base, bad := host+"/base/alpine", host+"/bad/alpine"
 	old := patchestest.Push(t, base+":3.19.1", line.Old)

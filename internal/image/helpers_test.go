@@ -5,14 +5,9 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"log"
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
-	"strings"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -106,17 +101,4 @@ func resolveImage(t testing.TB, img v1.Image) *Image {
 		t.Fatal(err)
 	}
 	return got
-}
-
-// startRegistry serves an in-memory registry on 127.0.0.1, behind wrap when it is not nil,
-// and returns its host:port.
-func startRegistry(t testing.TB, wrap func(http.Handler) http.Handler) string {
-	t.Helper()
-	var h http.Handler = registry.New(registry.Logger(log.New(io.Discard, "", 0)))
-	if wrap != nil {
-		h = wrap(h)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return strings.TrimPrefix(srv.URL, "http://")
 }

@@ -61,7 +61,7 @@ func push(t *testing.T, ref string, img v1.Image) {
 func TestResolveAlpineEveryTransport(t *testing.T) {
 	hermetic(t)
 	testenv.Docker(t)
-	host := startRegistry(t, nil)
+	host := testenv.Registry(t, nil)
 	for _, alpine := range alpines {
 		v := alpine.version
 		t.Run(v, func(t *testing.T) {
@@ -221,7 +221,7 @@ func TestResolveErrors(t *testing.T) {
 	notTar := filepath.Join(dir, "notes.txt")
 	writeFile(t, notTar, []byte("not a tarball\n"))
 
-	host := startRegistry(t, nil)
+	host := testenv.Registry(t, nil)
 	push(t, host+"/plimsoll/alpine:3.20.3", b)
 
 	for _, tc := range []struct {
@@ -322,7 +322,7 @@ func TestResolveFromDaemon(t *testing.T) {
 	checkOneLine(t, ref, err, ErrNotFound)
 
 	// A bare reference found in neither place names both.
-	host := startRegistry(t, nil)
+	host := testenv.Registry(t, nil)
 	bare := host + "/plimsoll/absent:1"
 	_, err = Resolve(t.Context(), bare, Options{})
 	checkOneLine(t, bare, err, ErrNotFound)
@@ -337,7 +337,7 @@ func TestResolveFromDaemon(t *testing.T) {
 func TestResolveWithoutDaemon(t *testing.T) {
 	hermetic(t)
 	t.Setenv("DOCKER_HOST", "unix://"+filepath.Join(t.TempDir(), "no-docker.sock"))
-	host := startRegistry(t, nil)
+	host := testenv.Registry(t, nil)
 	pushed := host + "/plimsoll/alpine:3.20.3"
 	src := testenv.AlpineImage(t, "3.20.3")
 	push(t, pushed, src)
@@ -369,7 +369,7 @@ func TestResolveWithoutDaemon(t *testing.T) {
 func TestRegistryCredentialsNeverShown(t *testing.T) {
 	const user, secret, right = "alice", "s3cret-Pa55word-XYZ", "the-right-one"
 	var sawSecret atomic.Bool
-	host := startRegistry(t, func(next http.Handler) http.Handler {
+	host := testenv.Registry(t, func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			u, p, ok := r.BasicAuth()
 			if p == secret {
@@ -464,7 +464,7 @@ func writeFile(t *testing.T, path string, b []byte) {
 func TestResolveInsecure(t *testing.T) {
 	hermetic(t)
 	t.Setenv("DOCKER_HOST", "unix://"+filepath.Join(t.TempDir(), "no-docker.sock"))
-	host := startRegistry(t, nil)
+	host := testenv.Registry(t, nil)
 	push(t, host+"/plimsoll/alpine:3.20.3", testenv.AlpineImage(t, "3.20.3"))
 	_, port, _ := net.SplitHostPort(host)
 

@@ -21,6 +21,7 @@ import (
 	"github.com/plimsoll/plimsoll/internal/report"
 	"github.com/plimsoll/plimsoll/internal/store"
 	"github.com/plimsoll/plimsoll/internal/store/sqlite"
+	"github.com/plimsoll/plimsoll/internal/testenv"
 	"github.com/plimsoll/plimsoll/internal/verdict"
 )
 
@@ -44,7 +45,7 @@ type fixture struct {
 // bad/alpine:3.19.1 in another.
 func newFixture(t *testing.T, created time.Time, wrap func(http.Handler) http.Handler) *fixture {
 	t.Helper()
-	f := &fixture{host: patchestest.Serve(t, wrap), line: patchestest.Images(t, created), digests: map[string]string{}}
+	f := &fixture{host: testenv.Registry(t, wrap), line: patchestest.Images(t, created), digests: map[string]string{}}
 	base, bad := f.host+"/base/alpine", f.host+"/bad/alpine"
 	f.digests["3.19.1"] = patchestest.Push(t, base+":3.19.1", f.line.Old)
 	f.digests["3.19.4"] = patchestest.Push(t, base+":3.19.4", f.line.Patched)

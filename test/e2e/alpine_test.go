@@ -1,10 +1,6 @@
 package e2e
 
 import (
-	"io"
-	"log"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -46,19 +41,6 @@ func buildVulnDB(t *testing.T, advisories string) string {
 		t.Fatalf("vulndb build: exit %d: %s", r.code, r.stderr)
 	}
 	return db
-}
-
-// startRegistry serves an in-process registry on 127.0.0.1 and returns its host:port.
-func startRegistry(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: registry.New(registry.Logger(log.New(io.Discard, "", 0)))}
-	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	return l.Addr().String()
 }
 
 // alpinePair writes the Alpine 3.19.4 and 3.20.3 images to every transport and returns the
@@ -94,7 +76,7 @@ func alpinePair(t *testing.T) map[string][2]string {
 	}
 	refs["docker-archive"] = [2]string{"docker-archive:" + filepath.Join(dir, "3.19.4.tar"), "docker-archive:" + filepath.Join(dir, "3.20.3.tar")}
 	// An in-process registry on loopback.
-	host := startRegistry(t)
+	host := testenv.Registry(t, nil)
 	for v, img := range imgs {
 		ref, _ := name.ParseReference(host + "/library/alpine:" + v)
 		if err := remote.Write(ref, img); err != nil {

@@ -45,7 +45,7 @@ func TestBadInput(t *testing.T) {
 	if err := os.WriteFile(badPolicy, []byte("apiVersion: plimsoll/v1\nkind: Policy\nvulnerabilities:\n  failOn: dreadful\n  nonsense: 1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	reg := startRegistry(t)
+	reg := testenv.Registry(t, nil)
 	tests := []struct {
 		name string
 		args []string

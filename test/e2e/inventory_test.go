@@ -14,7 +14,7 @@ import (
 
 // TestPin pins a small repository's references against a loopback registry, then checks it.
 func TestPin(t *testing.T) {
-	host := startRegistry(t)
+	host := testenv.Registry(t, nil)
 	img := testenv.AlpineImage(t, "3.20.3")
 	digest, _ := img.Digest()
 	for _, tag := range []string{"base/alpine:3.20", "apps/web:1.4.2"} {

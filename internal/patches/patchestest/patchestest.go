@@ -10,16 +10,12 @@ import (
 	"compress/gzip"
 	"context"
 	"io"
-	"log"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -145,19 +141,6 @@ func withFile(t testing.TB, img v1.Image, path, content string) v1.Image {
 		t.Fatal(err)
 	}
 	return out
-}
-
-// Serve starts a registry on 127.0.0.1 for the test and returns its host:port. wrap, when
-// set, wraps the registry's handler (to stall it, say).
-func Serve(t testing.TB, wrap func(http.Handler) http.Handler) string {
-	t.Helper()
-	var h http.Handler = registry.New(registry.Logger(log.New(io.Discard, "", 0)))
-	if wrap != nil {
-		h = wrap(h)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return strings.TrimPrefix(srv.URL, "http://")
 }
 
 // Push writes img to ref ("127.0.0.1:port/base/alpine:3.19.1") and returns its digest.

@@ -18,14 +18,10 @@ import (
 	"encoding/asn1"
 	"encoding/base64"
 	"encoding/json"
-	"io"
-	"log"
 	"math/big"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -49,6 +45,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/plimsoll/plimsoll/internal/image"
+	"github.com/plimsoll/plimsoll/internal/testenv"
 )
 
 // cosign's wire format.
@@ -71,9 +68,7 @@ func Tag(d v1.Hash, suffix string) string { return d.Algorithm + "-" + d.Hex + "
 // and returns its host:port.
 func StartRegistry(t testing.TB, referrers bool) string {
 	t.Helper()
-	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0)), registry.WithReferrersSupport(referrers)))
-	t.Cleanup(srv.Close)
-	return strings.TrimPrefix(srv.URL, "http://")
+	return testenv.Registry(t, nil, registry.WithReferrersSupport(referrers))
 }
 
 // RandomImage is a small image of its own content.
