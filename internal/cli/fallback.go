@@ -28,13 +28,14 @@ type fallbackFlags struct {
 	mirrors []string
 }
 
-const fallbackHelp = `Registry fallback: when the pods cannot pull the image (ErrImagePull, ImagePullBackOff…),
-or when the policy asks for a signature (harden.signature) and the image's does not verify,
-plimsoll looks for a replacement: the same digest in a mirror of its registry (--mirror, or
-the policy's delivery.mirrors), then the newest digests of the repository that 'plimsoll
-check' judged GO (from --store), at the origin and in the mirrors. A candidate counts only
-when plimsoll can resolve it and, with a signature policy, its signature verifies there.
---fallback offer (the default) stops and names it; apply switches to it; off does neither.`
+const fallbackHelp = `Registry fallback: when the pods cannot pull the image (ErrImagePull,
+ImagePullBackOff…), or when the policy requires a signature (harden.signature.required) and
+the image's does not verify, plimsoll looks for a replacement: the same digest in a mirror of
+its registry (--mirror, or the policy's delivery.mirrors), then the newest digests of the
+repository that 'plimsoll check' judged GO (from --store), at the origin and in the mirrors.
+A candidate counts only when plimsoll can resolve it and, with a signature policy, its
+signature verifies there. --fallback offer (the default) stops and names it; apply switches
+to it; off does neither.`
 
 // How an offered replacement is taken.
 const (
@@ -59,8 +60,8 @@ type fallbacks struct {
 	opts     image.Options
 }
 
-// setup reads the policy (read with f.policy) and the flags. The store (dsn) is opened only when a fallback is looked
-// for, and only for reading.
+// setup reads the policy (read with f.policy) and the flags. The store (dsn) is opened only
+// when a fallback is looked for, and only for reading.
 func (f *fallbackFlags) setup(pol *config.Policy, dsn string, log *slog.Logger) (*fallbacks, error) {
 	modeText := f.mode
 	if modeText == "" {
