@@ -161,16 +161,7 @@ func TestRolloutCommand(t *testing.T) {
 			t.Errorf("output lacks %q", want)
 		}
 	}
-	st, err := open.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	incs, err := st.Incidents(ctx, store.IncidentFilter{Workload: "deploy/" + name})
-	if err != nil || len(incs) != 1 {
-		t.Fatalf("incidents %v (%v), want one", incs, err)
-	}
-	inc := incs[0]
+	inc := oneIncident(t, dsn, "deploy/"+name)
 	if inc.Kind != store.IncidentAbortedRollout || inc.FromImage != "registry.example/shop:2" || inc.ToImage != "registry.example/shop:1" {
 		t.Errorf("incident %+v", inc)
 	}
@@ -226,16 +217,7 @@ func TestRolloutBlueGreenCommand(t *testing.T) {
 	if got := selector(); got != name {
 		t.Fatalf("service selects app=%s after the revert, want blue", got)
 	}
-	st, err := open.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	incs, err := st.Incidents(ctx, store.IncidentFilter{Workload: "deploy/" + name})
-	if err != nil || len(incs) != 1 {
-		t.Fatalf("incidents %v (%v), want one", incs, err)
-	}
-	if inc := incs[0]; inc.Kind != store.IncidentRollback || inc.FromImage != "registry.example/cart:2" || inc.ToImage != "registry.example/cart:1" {
+	if inc := oneIncident(t, dsn, "deploy/"+name); inc.Kind != store.IncidentRollback || inc.FromImage != "registry.example/cart:2" || inc.ToImage != "registry.example/cart:1" {
 		t.Errorf("incident %+v", inc)
 	}
 
@@ -313,15 +295,25 @@ func TestRolloutInterrupted(t *testing.T) {
 	if err != nil || d.Spec.Replicas == nil || *d.Spec.Replicas != 0 {
 		t.Errorf("canary %v (%v): want 0 replicas", d.Spec.Replicas, err)
 	}
+	if inc := oneIncident(t, dsn, "deploy/"+name); !strings.Contains(inc.Reason, "rollout interrupted at step 1/5, weight 10%") {
+		t.Fatalf("incident %+v, want the interruption", inc)
+	}
+}
+
+// oneIncident returns the one incident the store at dsn holds for workload, failing the test
+// when there is not exactly one.
+func oneIncident(t *testing.T, dsn, workload string) store.Incident {
+	t.Helper()
 	st, err := open.Open(context.Background(), dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	incs, err := st.Incidents(context.Background(), store.IncidentFilter{Workload: "deploy/" + name})
-	if err != nil || len(incs) != 1 || !strings.Contains(incs[0].Reason, "rollout interrupted at step 1/5, weight 10%") {
-		t.Fatalf("incidents %+v (%v), want the interruption", incs, err)
+	incs, err := st.Incidents(context.Background(), store.IncidentFilter{Workload: workload})
+	if err != nil || len(incs) != 1 {
+		t.Fatalf("incidents %v (%v), want one", incs, err)
 	}
+	return incs[0]
 }
 
 // TestRolloutPolicyGates: the policy's delivery.rollout section sets the steps, the pause,

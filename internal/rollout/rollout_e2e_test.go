@@ -203,6 +203,20 @@ type degradingProm struct {
 	firstBad atomic.Int64 // unix nanoseconds
 }
 
+// defaultGates are the default metric gates on the Prometheus at url.
+func defaultGates(t *testing.T, url string) []metrics.Gate {
+	t.Helper()
+	p, err := metrics.NewPrometheus(url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gates, err := metrics.DefaultGates(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gates
+}
+
 func startProm(t *testing.T, admin rollout.Router, degradeAt int) *degradingProm {
 	p := &degradingProm{}
 	p.Server = promtest.Start(t, func(q string) promtest.Answer {
@@ -302,14 +316,7 @@ func TestCanaryPromoted(t *testing.T) {
 			e.app(t, name, 4)
 			router, admin := e.routerFor(t, kind, name)
 			prom := startProm(t, admin, 0)
-			p, err := metrics.NewPrometheus(prom.URL, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			gates, err := metrics.DefaultGates(p)
-			if err != nil {
-				t.Fatal(err)
-			}
+			gates := defaultGates(t, prom.URL)
 			o := e.run(t, name, newImage, canaryPlan(), router, gates, nil, nil)
 			if o.err != nil {
 				t.Fatalf("Run: %v (state %+v)", o.err, o.res.State)
@@ -376,14 +383,7 @@ func TestCanaryDegradedAborts(t *testing.T) {
 				e.app(t, name, 4)
 				router, admin := e.routerFor(t, kind, name)
 				prom := startProm(t, admin, 25)
-				p, err := metrics.NewPrometheus(prom.URL, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				gates, err := metrics.DefaultGates(p)
-				if err != nil {
-					t.Fatal(err)
-				}
+				gates := defaultGates(t, prom.URL)
 				ctx, cancel := context.WithCancel(context.Background())
 				seen := watchWeightZero(ctx, admin, prom)
 				o := e.run(t, name, newImage, canaryPlan(), router, gates, nil, nil)
@@ -551,14 +551,7 @@ func TestBlueGreen(t *testing.T) {
 		e.app(t, name, 3)
 		router, admin := e.routerFor(t, "service", name)
 		prom := startProm(t, admin, 100)
-		p, err := metrics.NewPrometheus(prom.URL, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		gates, err := metrics.DefaultGates(p)
-		if err != nil {
-			t.Fatal(err)
-		}
+		gates := defaultGates(t, prom.URL)
 		o := e.run(t, name, newImage, bg, router, gates, nil, nil)
 		if !errors.Is(o.err, rollout.ErrAborted) || !strings.Contains(o.res.State.Reason, "at 100%") {
 			t.Fatalf("Run: %v (%q)", o.err, o.res.State.Reason)
