@@ -149,29 +149,16 @@ func pickContainer(d *appsv1.Deployment, name string) (int, error) {
 
 // podsRun checks that the live pods of d's current ReplicaSet run image in container cname.
 func podsRun(ctx context.Context, c kubernetes.Interface, d *appsv1.Deployment, cname, image string) error {
-	revs, err := history(ctx, c, d)
+	rs, pods, err := currentPods(ctx, c, d)
 	if err != nil {
 		return err
 	}
-	cur := current(d, revs)
-	rs, err := c.AppsV1().ReplicaSets(d.Namespace).Get(ctx, cur.ReplicaSet, metav1.GetOptions{})
-	if err != nil {
-		return fmt.Errorf("get replica set %s: %w", cur.ReplicaSet, err)
-	}
-	sel, err := metav1.LabelSelectorAsSelector(rs.Spec.Selector)
-	if err != nil {
-		return err
-	}
-	pods, err := c.CoreV1().Pods(d.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
-	if err != nil {
-		return fmt.Errorf("list pods: %w", err)
+	if rs == nil {
+		return fmt.Errorf("no ReplicaSet runs the template of deployment %s", d.Name)
 	}
 	n := 0
-	for i := range pods.Items {
-		p := &pods.Items[i]
-		if ref := metav1.GetControllerOf(p); ref == nil || ref.UID != rs.UID || p.DeletionTimestamp != nil {
-			continue
-		}
+	for i := range pods {
+		p := &pods[i]
 		if !podReady(p) || containerImage(p, cname) != image {
 			return fmt.Errorf("pod %s: ready=%v image %s, want Ready with %s", p.Name, podReady(p), containerImage(p, cname), image)
 		}

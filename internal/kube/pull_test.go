@@ -104,7 +104,7 @@ func TestStuckOnPull(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var got []string
-			for _, f := range stuckOnPull(rs, tc.pods) {
+			for _, f := range stuckOnPull(livePods(rs, tc.pods)) {
 				got = append(got, f.Pod)
 			}
 			if !reflect.DeepEqual(got, tc.want) {

@@ -332,27 +332,14 @@ func undoPatch(d *appsv1.Deployment, target Revision) ([]byte, error) {
 // verify checks the pods of the ReplicaSet that runs d's template: at least d's replicas of
 // them, every one Ready and no container waiting in CrashLoopBackOff; then the health URL.
 func verify(ctx context.Context, c kubernetes.Interface, d *appsv1.Deployment, opts RollbackOptions) (int, error) {
-	revs, err := history(ctx, c, d)
+	rs, pods, err := currentPods(ctx, c, d)
 	if err != nil {
 		return 0, err
 	}
-	cur := current(d, revs)
-	if cur.ReplicaSet == "" {
+	if rs == nil {
 		return 0, fmt.Errorf("%w: no ReplicaSet runs the template of deployment %q", ErrVerifyFailed, d.Name)
 	}
-	rs, err := c.AppsV1().ReplicaSets(d.Namespace).Get(ctx, cur.ReplicaSet, metav1.GetOptions{})
-	if err != nil {
-		return 0, fmt.Errorf("get replica set %s: %w", cur.ReplicaSet, err)
-	}
-	sel, err := metav1.LabelSelectorAsSelector(rs.Spec.Selector)
-	if err != nil {
-		return 0, fmt.Errorf("replica set %s: selector: %w", rs.Name, err)
-	}
-	pods, err := c.CoreV1().Pods(d.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
-	if err != nil {
-		return 0, fmt.Errorf("list pods of replica set %s: %w", rs.Name, err)
-	}
-	n, problems := checkPods(rs, pods.Items)
+	n, problems := checkPods(pods)
 	want := int32(1)
 	if d.Spec.Replicas != nil {
 		want = *d.Spec.Replicas
@@ -371,16 +358,13 @@ func verify(ctx context.Context, c kubernetes.Interface, d *appsv1.Deployment, o
 	return n, nil
 }
 
-// checkPods counts the live pods rs controls that are Ready and lists what is wrong with
+// checkPods counts the live pods of a ReplicaSet that are Ready and lists what is wrong with
 // the others.
-func checkPods(rs *appsv1.ReplicaSet, pods []corev1.Pod) (int, []string) {
+func checkPods(pods []corev1.Pod) (int, []string) {
 	ready := 0
 	var problems []string
 	for i := range pods {
 		p := &pods[i]
-		if ref := metav1.GetControllerOf(p); ref == nil || ref.UID != rs.UID || p.DeletionTimestamp != nil {
-			continue
-		}
 		for _, cs := range append(append([]corev1.ContainerStatus(nil), p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...) {
 			if cs.State.Waiting != nil && cs.State.Waiting.Reason == "CrashLoopBackOff" {
 				problems = append(problems, fmt.Sprintf("pod %s: container %s is crash-looping (%d restarts)", p.Name, cs.Name, cs.RestartCount))

@@ -223,13 +223,23 @@ func newReplicaSetPullFailures(ctx context.Context, c kubernetes.Interface, ns, 
 	if err != nil {
 		return nil, fmt.Errorf("get deployment %s/%s: %w", ns, name, err)
 	}
+	rs, pods, err := currentPods(ctx, c, d)
+	if err != nil || rs == nil {
+		return nil, err
+	}
+	return stuckOnPull(pods), nil
+}
+
+// currentPods returns the ReplicaSet d controls that runs d's template, and its live pods
+// (controlled by it and not being deleted); a nil ReplicaSet when none runs it yet.
+func currentPods(ctx context.Context, c kubernetes.Interface, d *appsv1.Deployment) (*appsv1.ReplicaSet, []corev1.Pod, error) {
 	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
 	if err != nil {
-		return nil, fmt.Errorf("deployment %s/%s: selector: %w", ns, name, err)
+		return nil, nil, fmt.Errorf("deployment %s/%s: selector: %w", d.Namespace, d.Name, err)
 	}
-	rss, err := c.AppsV1().ReplicaSets(ns).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	rss, err := c.AppsV1().ReplicaSets(d.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
 	if err != nil {
-		return nil, fmt.Errorf("list replica sets of deployment %s/%s: %w", ns, name, err)
+		return nil, nil, fmt.Errorf("list replica sets of deployment %s/%s: %w", d.Namespace, d.Name, err)
 	}
 	var rs *appsv1.ReplicaSet
 	for i := range rss.Items {
@@ -240,31 +250,37 @@ func newReplicaSetPullFailures(ctx context.Context, c kubernetes.Interface, ns, 
 		}
 	}
 	if rs == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if sel, err = metav1.LabelSelectorAsSelector(rs.Spec.Selector); err != nil {
-		return nil, fmt.Errorf("replica set %s: selector: %w", rs.Name, err)
+		return nil, nil, fmt.Errorf("replica set %s: selector: %w", rs.Name, err)
 	}
-	pods, err := c.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	pods, err := c.CoreV1().Pods(d.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
 	if err != nil {
-		return nil, fmt.Errorf("list pods of replica set %s: %w", rs.Name, err)
+		return nil, nil, fmt.Errorf("list pods of replica set %s: %w", rs.Name, err)
 	}
-	return stuckOnPull(rs, pods.Items), nil
+	return rs, livePods(rs, pods.Items), nil
 }
 
-// stuckOnPull returns the pull failures of the live pods rs controls, or nil when one of
-// those pods is Ready (the image can be pulled somewhere, the rollout may still progress).
-func stuckOnPull(rs *appsv1.ReplicaSet, pods []corev1.Pod) []PullFailure {
-	var own []corev1.Pod
+// livePods are the pods rs controls that are not being deleted.
+func livePods(rs *appsv1.ReplicaSet, pods []corev1.Pod) []corev1.Pod {
+	var live []corev1.Pod
 	for i := range pods {
 		p := &pods[i]
-		if ref := metav1.GetControllerOf(p); ref == nil || ref.UID != rs.UID || p.DeletionTimestamp != nil {
-			continue
+		if ref := metav1.GetControllerOf(p); ref != nil && ref.UID == rs.UID && p.DeletionTimestamp == nil {
+			live = append(live, *p)
 		}
-		if podReady(p) {
+	}
+	return live
+}
+
+// stuckOnPull returns the pull failures of a ReplicaSet's live pods, or nil when one of
+// them is Ready (the image can be pulled somewhere, the rollout may still progress).
+func stuckOnPull(pods []corev1.Pod) []PullFailure {
+	for i := range pods {
+		if podReady(&pods[i]) {
 			return nil
 		}
-		own = append(own, *p)
 	}
-	return podPullFailures(own)
+	return podPullFailures(pods)
 }
