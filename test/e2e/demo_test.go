@@ -50,9 +50,9 @@ func TestDemo(t *testing.T) {
 			}
 		}
 	}
-	first := get(t, sum, "verdict", "reasons", 0).(map[string]any)
-	if d := get(t, sum, "verdict", "decision"); d != "CAUTION" || first["check"] != "sbom" {
-		t.Errorf("decision = %v, first reason %v", d, first)
+	reasons := get(t, sum, "verdict", "reasons").([]any)
+	if d := get(t, sum, "verdict", "decision"); d != "CAUTION" || !hasReason(reasons, 5, "sbom", "warn") {
+		t.Errorf("decision = %v, reasons %v; want CAUTION with L5 sbom warn", d, reasons)
 	}
 	for _, f := range []string{"old.spdx.json", "old.cdx.json", "new.spdx.json", "new.cdx.json"} {
 		if _, err := os.Stat(filepath.Join(out, "sbom", f)); err != nil {

@@ -125,7 +125,7 @@ func TestHardenedSignedImageIsGO(t *testing.T) {
 }
 
 // TestBrokenImagesAreNoGo gives a good OLD and a NEW with one fault each; the check named
-// must be the first reason of a NO-GO.
+// must be among the failing reasons of a NO-GO.
 func TestBrokenImagesAreNoGo(t *testing.T) {
 	testenv.Docker(t)
 	good := testenv.TestAppImage(t, testenv.TestAppOptions{})
@@ -157,9 +157,12 @@ func TestBrokenImagesAreNoGo(t *testing.T) {
 			if r.code != 20 {
 				t.Fatalf("exit %d, want 20 (NO-GO)\n%s", r.code, r.stdout)
 			}
-			first := get(t, summary(t, out), "verdict", "reasons", 0).(map[string]any)
-			if first["layer"] != tt.layer || first["check"] != tt.check || first["status"] != "fail" {
-				t.Errorf("first reason = L%v %v %v %q, want L%v %s fail", first["layer"], first["check"], first["status"], first["message"], tt.layer, tt.check)
+			// The named check must be among the failing reasons; their order is not asserted,
+			// as a fault may rightly fail another check too (a root user may also break the
+			// read-only start) and load can change which is listed first.
+			reasons := get(t, summary(t, out), "verdict", "reasons").([]any)
+			if !hasReason(reasons, tt.layer, tt.check, "fail") {
+				t.Errorf("no reason is L%v %s fail; reasons: %v", tt.layer, tt.check, reasons)
 			}
 		})
 	}
@@ -222,4 +225,16 @@ func TestInterruptLeavesNothing(t *testing.T) {
 			}
 		})
 	}
+}
+
+// hasReason reports whether the verdict's reasons (summary.json) hold a check of layer named
+// check with status.
+func hasReason(reasons []any, layer float64, check, status string) bool {
+	for _, r := range reasons {
+		rm, _ := r.(map[string]any)
+		if rm["layer"] == layer && rm["check"] == check && rm["status"] == status {
+			return true
+		}
+	}
+	return false
 }
