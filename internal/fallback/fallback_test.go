@@ -268,7 +268,7 @@ func TestFindStalledRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if took := time.Since(start); took > 5*time.Second {
+	if took := time.Since(start); took > 30*time.Second { // unbounded, the stalled mirror would hold it until the test's timeout
 		t.Errorf("Find took %s with a 300ms bound per candidate", took)
 	}
 	if got.Digest != good {

@@ -211,7 +211,7 @@ func TestFindStalledRegistry(t *testing.T) {
 	if !errors.Is(err, patches.ErrTimeout) || !strings.Contains(err.Error(), "list tags of "+f.host+"/base/alpine") {
 		t.Errorf("error = %v, want ErrTimeout naming the listing", err)
 	}
-	if took > 10*time.Second {
+	if took > time.Minute { // unbounded, the stalled listing would hold it until the test's timeout
 		t.Errorf("took %s for three images with a 500ms timeout", took)
 	}
 	if rep == nil || len(rep.Images) != 3 || rep.Images[0].Error == "" {

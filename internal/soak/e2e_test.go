@@ -75,7 +75,8 @@ func TestSoakClassifies(t *testing.T) {
 			if byName["memory"].Status == check.StatusFail {
 				t.Errorf("memory: %s %q", byName["memory"].Status, byName["memory"].Message)
 			}
-			if took > time.Minute {
+			// A soak that overran its 40 s by minutes, not a slow start on a loaded machine.
+			if took > compressed().Duration+2*time.Minute {
 				t.Errorf("took %s", took)
 			}
 			ss, err := st.Samples(t.Context(), runID, 0)

