@@ -103,7 +103,7 @@ func (c *composer) layers(ctx context.Context, p plan.Plan, run []check.Layer, p
 	}
 	ls[check.L2Smoke] = gate.Layer{Checks: l2, Close: sess.Close}
 	ls[check.L3Functional] = gate.Layer{Checks: functional.New(rt, rt, pol.App, pol.Functional, c.runID)}
-	ls[check.L4Perf] = gate.Layer{Checks: perf.New(rt, rt, pol.App, pol.Perf, c.runID)}
+	ls[check.L4Perf] = gate.Layer{Checks: perf.New(rt, rt, pol.App, pol.Perf, c.runID, perf.MetricsWithin(100*p.MetricsWithin))}
 	ls[check.L5Harden] = gate.Layer{Checks: append(l5, readonly.New(rt, rt, pol.App, pol.Harden, c.runID))}
 	if slices.Contains(run, check.L6Soak) {
 		ls[check.L6Soak] = c.soakLayer(ctx, rt, p, pol)

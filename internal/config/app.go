@@ -152,6 +152,11 @@ type Harden struct {
 // Signature is how to verify an image signature: with a public key, or keyless with the
 // signing certificate's identity and OIDC issuer.
 type Signature struct {
+	// Verify false says that this team does not sign its images: Layer 5 then reports the
+	// signature as not checked, by the policy's choice. Unset (the default) or true, the
+	// signature is verified, and with no Key or Identity to verify it with it is CAUTION:
+	// an unverified signature is never a pass.
+	Verify *bool `yaml:"verify"`
 	// Required makes a missing or bad signature NO-GO instead of CAUTION.
 	Required bool `yaml:"required"`
 	// Key is a PEM public key file.
@@ -160,6 +165,9 @@ type Signature struct {
 	Identity string `yaml:"identity"`
 	Issuer   string `yaml:"issuer"`
 }
+
+// Verifies reports whether signatures are to be verified: unless Verify is set to false.
+func (s Signature) Verifies() bool { return s.Verify == nil || *s.Verify }
 
 // SBOMRule says whether an SBOM must be attached to the image.
 type SBOMRule struct {
@@ -304,7 +312,9 @@ func (h Harden) problems(path string) []*Problem {
 	if h.Signature.Key != "" && h.Signature.Identity != "" {
 		ps = append(ps, &Problem{Path: path + ".signature", Msg: "give a key or a keyless identity, not both"})
 	}
-	if h.Signature.Required && h.Signature.Key == "" && h.Signature.Identity == "" {
+	if !h.Signature.Verifies() && (h.Signature.Required || h.Signature.Key != "" || h.Signature.Identity != "") {
+		ps = append(ps, &Problem{Path: path + ".signature.verify", Msg: "false, but a key, an identity or required is given: say one or the other"})
+	} else if h.Signature.Required && h.Signature.Key == "" && h.Signature.Identity == "" {
 		ps = append(ps, &Problem{Path: path + ".signature", Msg: "required, but neither a key nor a keyless identity is given"})
 	}
 	return ps

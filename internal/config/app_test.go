@@ -83,6 +83,40 @@ harden:
 	}
 }
 
+// TestSignatureVerify: signatures are verified unless the policy says, in so many words, that
+// they are not used; and it cannot say both.
+func TestSignatureVerify(t *testing.T) {
+	if !Default().Harden.Signature.Verifies() {
+		t.Error("the default policy does not verify signatures")
+	}
+	base := "apiVersion: plimsoll/v1\nkind: Policy\nharden:\n  signature: "
+	for _, tc := range []struct {
+		sig     string
+		verify  bool
+		problem string
+	}{
+		{sig: "{key: cosign.pub}", verify: true},
+		{sig: "{verify: true, key: cosign.pub}", verify: true},
+		{sig: "{verify: false}", verify: false},
+		{sig: "{verify: false, key: cosign.pub}", problem: "harden.signature.verify: false, but a key, an identity or required is given"},
+		{sig: "{verify: false, required: true}", problem: "harden.signature.verify: false, but a key"},
+	} {
+		p, err := Parse([]byte(base + tc.sig + "\n"))
+		if tc.problem != "" {
+			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.problem) {
+				t.Errorf("%s: err = %v, want %q", tc.sig, err, tc.problem)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", tc.sig, err)
+		}
+		if got := p.Harden.Signature.Verifies(); got != tc.verify {
+			t.Errorf("%s: Verifies() = %v, want %v", tc.sig, got, tc.verify)
+		}
+	}
+}
+
 func TestParseBytes(t *testing.T) {
 	good := map[string]int64{"": 0, "1048576": 1 << 20, "64k": 64 << 10, "512m": 512 << 20, "1g": 1 << 30, "2GB": 2 << 30}
 	for in, want := range good {

@@ -46,6 +46,19 @@ func TestSoakSection(t *testing.T) {
 				}
 			},
 		},
+		{
+			name: "memory noise floor",
+			yaml: "soak:\n  limits: {memoryNoiseFloor: 512k}\n",
+			check: func(t *testing.T, s Soak) {
+				if got := s.WithDefaults().Limits.NoiseFloor(); got != 512<<10 {
+					t.Errorf("noise floor %v, want 512 KiB", got)
+				}
+				if got := (Soak{}).WithDefaults().Limits.NoiseFloor(); got != 2<<20 {
+					t.Errorf("default noise floor %v, want 2 MiB", got)
+				}
+			},
+		},
+		{name: "bad memory noise floor", yaml: "soak:\n  limits: {memoryNoiseFloor: lots}\n", want: []string{`soak.limits.memoryNoiseFloor: "lots" is not a size`}},
 		{name: "unknown key", yaml: "soak:\n  durration: 1h\n", want: []string{"soak.durration: unknown field"}},
 		{name: "too few samples", yaml: "soak:\n  duration: 2s\n  interval: 1s\n", want: []string{"soak.interval: 1s in a soak of 2s is 2 samples"}},
 		{name: "negative", yaml: "soak:\n  duration: -1s\n  warmup: -1s\n", want: []string{"soak.duration", "soak.warmup: -1s is negative"}},

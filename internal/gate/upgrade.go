@@ -116,6 +116,7 @@ func Check(ctx context.Context, req Request) (*report.Report, error) {
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
+	results = applyPromotion(p, layers, results)
 	rep.Layers = layers
 	rep.Verdict = verdict.Decide(verdict.Policy{SameDigest: p.Kind == plan.SameDigest, Required: p.Required,
 		Promotion: p.Promotion}, runs, results)

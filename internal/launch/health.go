@@ -86,6 +86,16 @@ func signalName(s syscall.Signal) string {
 type probe struct {
 	desc string
 	run  func(ctx context.Context) (time.Time, error)
+	// runningOnly marks the fallback that only sees the process still running.
+	runningOnly bool
+}
+
+// HealthIsRunningOnly reports whether WaitHealthy(h) can only tell that the container keeps
+// running: h sets no probe, and the image has no HEALTHCHECK and no known port. Then
+// "healthy" says nothing about whether the app serves; callers should say so.
+func (a *App) HealthIsRunningOnly(h config.Health) bool {
+	ps, err := a.probes(h)
+	return err == nil && len(ps) == 1 && ps[0].runningOnly
 }
 
 // DescribeHealth says what WaitHealthy(h) probes, for reports ("GET /healthz → 200 on
@@ -244,7 +254,7 @@ func (a *App) probes(h config.Health) ([]probe, error) {
 	case a.Port != 0:
 		return []probe{a.tcpProbe()}, nil
 	}
-	return []probe{{desc: fmt.Sprintf("the container running for %s", runningSettle), run: a.runningFor}}, nil
+	return []probe{{desc: fmt.Sprintf("the container running for %s", runningSettle), run: a.runningFor, runningOnly: true}}, nil
 }
 
 // runningFor passes when the container's process has been running for runningSettle, by the

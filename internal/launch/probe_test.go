@@ -239,6 +239,17 @@ func TestProbesNeedAPort(t *testing.T) {
 	if err != nil || len(ps) != 1 || ps[0].desc != "the container running for 1s" {
 		t.Errorf("default probe without port or HEALTHCHECK = %v, %v; want the container running", ps, err)
 	}
+	if !a.HealthIsRunningOnly(config.Health{}) {
+		t.Error("HealthIsRunningOnly without port or HEALTHCHECK = false")
+	}
+	for _, h := range []config.Health{{Exec: []string{"true"}}, {HTTP: "/healthz"}} {
+		if a.HealthIsRunningOnly(h) {
+			t.Errorf("HealthIsRunningOnly(%+v) = true: the policy set a probe", h)
+		}
+	}
+	if p := (&App{Port: 8080}); p.HealthIsRunningOnly(config.Health{}) {
+		t.Error("HealthIsRunningOnly with a port = true: a TCP connect is probed")
+	}
 }
 
 func FuzzLookupIDs(f *testing.F) {

@@ -119,7 +119,8 @@ type Plan struct {
 	// MetricsWithin is how far (0.15 = 15 %) the new image's metrics may stray from the old
 	// image's for promotion; 0 leaves the threshold to the checks.
 	MetricsWithin float64
-	// LeakCheck asks the soak to check memory growth for leaks.
+	// LeakCheck asks the soak to check memory growth for leaks; a run whose soak did not judge
+	// memory growth is then not GO (the gate adds a warning).
 	LeakCheck bool
 	// HotfixCVEs are the CVEs that must be gone from the new image, upper-cased.
 	HotfixCVEs []string
@@ -190,7 +191,7 @@ func promotion(p Plan) string {
 	if p.MinSoak > 0 && soak {
 		parts = append(parts, "a soak of at least "+fmtDuration(p.MinSoak))
 	}
-	if p.LeakCheck && soak {
+	if p.LeakCheck {
 		parts = append(parts, "no memory leak over the soak")
 	}
 	if len(p.HotfixCVEs) > 0 {
@@ -278,7 +279,8 @@ type Override struct {
 // Of the new layers, those the plan required stay required and those the override adds become
 // required (the policy asked for them); a required layer left out is named in the reasons. A
 // hotfix's L1 stays, since only L1 can show the CVEs gone. Without L6 there is no soak, so its
-// minimum and leak check go. A same-digest plan is never changed.
+// minimum goes; the leak check stays, as a rule the run cannot meet (the gate says so). A
+// same-digest plan is never changed.
 func ApplyOverrides(p Plan, o map[Kind]Override) Plan {
 	ov, ok := o[p.Kind]
 	if !ok || p.Kind == SameDigest {
@@ -307,7 +309,7 @@ func ApplyOverrides(p Plan, o map[Kind]Override) Plan {
 		}
 		q.Layers, q.Required = layers, req
 		if !slices.Contains(layers, check.L6Soak) {
-			q.MinSoak, q.LeakCheck = 0, false
+			q.MinSoak = 0
 		}
 		q.Reasons = append(q.Reasons, fmt.Sprintf("policy sets the %s layers to %s", p.Kind, layerList(layers, ", ")))
 		if len(dropped) > 0 {

@@ -353,3 +353,13 @@ func FuzzClassify(f *testing.F) {
 		ApplyOverrides(p, map[Kind]Override{p.Kind: {Layers: []check.Layer{check.L2Smoke}, Budget: time.Minute}})
 	})
 }
+
+// TestDroppingTheSoakKeepsTheLeakCheck: a policy that leaves L6 out of a distro plan does not
+// make the rule "no memory leak over the soak" go away: it stays, for the gate to say unmet.
+func TestDroppingTheSoakKeepsTheLeakCheck(t *testing.T) {
+	distro, _ := Seed(Distro)
+	q := ApplyOverrides(distro, map[Kind]Override{Distro: {Layers: []check.Layer{1, 2, 3, 4, 5}}})
+	if !q.LeakCheck || !strings.Contains(q.Promotion, "no memory leak over the soak") || q.MinSoak != 0 {
+		t.Errorf("leak check %v, minimum soak %s, promotion %q: want the leak check kept, the minimum gone", q.LeakCheck, q.MinSoak, q.Promotion)
+	}
+}

@@ -31,10 +31,6 @@ const (
 	// minFDLeak and minConnLeak are the smallest projected increases counted as a leak.
 	minFDLeak   = 16
 	minConnLeak = 32
-	// minMemLeak is the smallest memory growth, projected or seen, counted as a leak: a small
-	// app's percentages mean little (the Go runtime alone grows its heap to 4 MiB before its
-	// first collection, allocators keep arenas of several MiB).
-	minMemLeak = 8 << 20
 )
 
 // Window is the soak's time frame.
@@ -172,8 +168,17 @@ func tooFew(s *Series, w Window) Finding {
 		Message: fmt.Sprintf("%d samples after the %s warm-up: a trend needs %d", after(s, w.Warmup).Len(), w.Warmup, minTrend)}
 }
 
+// judgeMemory judges memory growth in percent of the level after the warm-up, by the bands of
+// l: GO up to MemoryStable projected, CAUTION up to MemoryFail, NO-GO past it, and a stop at
+// MemoryStop seen. A rise past the stable band but smaller than l's noise floor (projected and
+// seen) is CAUTION, never NO-GO nor a stop, and never GO: the floor hides no growth, it only
+// keeps a warm-up's few hundred KiB from failing a small app.
 func judgeMemory(s *Series, w Window, l config.SoakLimits) Finding {
+	floor := l.NoiseFloor()
 	f := Finding{Threshold: fmt.Sprintf("projected growth ≤ %g %% GO, > %g %% NO-GO; stop at %g %% seen", l.MemoryStable, l.MemoryFail, l.MemoryStop)}
+	if floor > 0 {
+		f.Threshold += fmt.Sprintf("; a rise under %s is at most CAUTION", bytesStr(floor))
+	}
 	if s.Len() == 0 {
 		f.Status, f.Message = check.StatusError, "memory could not be read from the container's cgroup"
 		return f
@@ -197,10 +202,13 @@ func judgeMemory(s *Series, w Window, l config.SoakLimits) Finding {
 	switch {
 	case !r.leak:
 		f.Status, f.Message = check.StatusPass, fmt.Sprintf("memory is stable at %s: no rise told apart from noise and GC cycles", bytesStr(r.level))
-	case r.projected() < minMemLeak && r.seen < minMemLeak:
-		f.Leak = false
-		f.Status, f.Message = check.StatusPass, fmt.Sprintf("memory rises by %s projected over the soak, less than the %s that counts as a leak", bytesStr(r.projected()), bytesStr(minMemLeak))
-	case seen >= l.MemoryStop && r.seen >= minMemLeak && r.clear:
+	case proj > l.MemoryStable && r.projected() < floor && r.seen < floor:
+		// Past the stable band, but by less than a warm-up's noise: not told apart from a
+		// runtime growing its heap, so not NO-GO — and not GO either.
+		f.Status = check.StatusWarn
+		f.Message = fmt.Sprintf("memory grows %+.1f %% projected over the soak, but by %s, under the noise floor of %s (soak.limits.memoryNoiseFloor): CAUTION, not NO-GO",
+			proj, bytesStr(max(r.projected(), r.seen)), bytesStr(floor))
+	case seen >= l.MemoryStop && r.clear:
 		f.Status, f.Stop = check.StatusFail, true
 		f.Message = fmt.Sprintf("memory leaks: grew %.0f %% (%s → %s) after the warm-up, past the stop limit of %g %%", seen, bytesStr(r.level), bytesStr(r.level+r.seen), l.MemoryStop)
 	case proj > l.MemoryFail:

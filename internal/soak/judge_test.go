@@ -42,8 +42,12 @@ func TestJudgeMemory(t *testing.T) {
 		{name: "GC sawtooth, other phase", s: gen(60, func(i int) float64 { return 12*mb + float64((i+5)%7)*2.5*mb + noise() }), want: check.StatusPass, inMsg: "stable"},
 		// 200 MiB + 250 kB/s: 12.5 MB over the 50 s judged, ≈ 6 % projected: CAUTION.
 		{name: "slow leak", s: gen(60, func(i int) float64 { return 200*mb + float64(i)*250e3 + noise()/10 }), want: check.StatusWarn, leak: true, inMsg: "grows"},
-		// A small app warming up: +150 % but 2 MiB.
-		{name: "small and rising", s: gen(60, func(i int) float64 { return 1*mb + float64(i)*40e3 }), want: check.StatusPass, inMsg: "less than the 8.0 MiB"},
+		// A small app growing 25.6 % over the soak: 5 MiB + 1.28 MiB, under the 2 MiB noise
+		// floor but CAUTION all the same (a fixed 8 MiB floor once made it a pass).
+		{name: "small app grows 25.6 %", s: gen(60, func(i int) float64 { return 5*mb + float64(max(0, i-10))*0.256*5*mb/50 + noise()/50 }),
+			want: check.StatusWarn, leak: true, inMsg: "memory grows +25."},
+		// A small app rising +150 % (1 → 3 MiB), under the floor: CAUTION, not a pass.
+		{name: "small and rising", s: gen(60, func(i int) float64 { return 1*mb + float64(i)*40e3 }), want: check.StatusWarn, leak: true, inMsg: "under the noise floor of 2.0 MiB"},
 		{name: "leak past the NO-GO line", s: gen(60, func(i int) float64 { return 40*mb + float64(i)*300e3 + noise() }), want: check.StatusFail, leak: true, inMsg: "leaks"},
 		{name: "leak past the stop limit", s: gen(40, func(i int) float64 { return 20*mb + float64(i)*600e3 + noise() }), want: check.StatusFail, stop: true, leak: true, inMsg: "stop limit"},
 		{name: "leak on a sawtooth", s: gen(60, func(i int) float64 { return 30*mb + float64(i%8)*2*mb + float64(i)*300e3 }), want: check.StatusFail, leak: true, inMsg: "past 30"},
@@ -55,6 +59,38 @@ func TestJudgeMemory(t *testing.T) {
 			f := judgeMemory(&tc.s, w60, lim)
 			if f.Status != tc.want || f.Stop != tc.stop || f.Leak != tc.leak || !strings.Contains(f.Message, tc.inMsg) {
 				t.Errorf("got %s stop=%v leak=%v %q (%s), want %s stop=%v leak=%v ~%q", f.Status, f.Stop, f.Leak, f.Message, f.Measured, tc.want, tc.stop, tc.leak, tc.inMsg)
+			}
+		})
+	}
+}
+
+// TestJudgeMemoryNoiseFloor: a rise under the noise floor is at most CAUTION and never GO past
+// the stable band, whatever its percentage; over the floor, the bands decide.
+func TestJudgeMemoryNoiseFloor(t *testing.T) {
+	const mb = 1 << 20
+	rising := func(level, total float64) Series { // level, then total bytes more over the judged 50 s
+		return gen(60, func(i int) float64 { return level + float64(max(0, i-10))*total/50 })
+	}
+	for _, tc := range []struct {
+		name, floor string
+		s           Series
+		want        check.Status
+		stop        bool
+		inMsg       string
+	}{
+		{name: "1 MiB on 10 MiB (+10 %), under the floor", floor: "2m", s: rising(10*mb, 1*mb), want: check.StatusWarn, inMsg: "under the noise floor of 2.0 MiB"},
+		{name: "1.5 MiB on 4 MiB (+37.5 %), under the floor", floor: "2m", s: rising(4*mb, 1.5*mb), want: check.StatusWarn, inMsg: "CAUTION, not NO-GO"},
+		{name: "1.5 MiB on 4 MiB (+37.5 %), no floor", floor: "0", s: rising(4*mb, 1.5*mb), want: check.StatusFail, inMsg: "past 30"},
+		{name: "3 MiB on 20 MiB (+15 %), over the floor", floor: "2m", s: rising(20*mb, 3*mb), want: check.StatusWarn, inMsg: "memory grows: +15"},
+		{name: "3 MiB on 4 MiB (+75 %), over the floor", floor: "2m", s: rising(4*mb, 3*mb), want: check.StatusFail, stop: true, inMsg: "stop limit"},
+		{name: "0.2 MiB on 10 MiB (+2 %), stable band", floor: "2m", s: rising(10*mb, 0.2*mb), want: check.StatusPass, inMsg: "within the 5 % stable band"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := lim
+			l.MemoryNoiseFloor = tc.floor
+			f := judgeMemory(&tc.s, w60, l)
+			if f.Status != tc.want || f.Stop != tc.stop || !strings.Contains(f.Message, tc.inMsg) {
+				t.Errorf("got %s stop=%v %q (%s), want %s stop=%v ~%q", f.Status, f.Stop, f.Message, f.Measured, tc.want, tc.stop, tc.inMsg)
 			}
 		})
 	}

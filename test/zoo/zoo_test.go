@@ -182,6 +182,11 @@ smoke:
 ` + prof.soak
 }
 
+// signaturesNotUsed is the line of a pair's harden section that says its policy does not use
+// signatures: most pairs are about another fault, and with no key or identity configured the
+// signature alone would make them CAUTION.
+const signaturesNotUsed = "  signature: {verify: false}\n"
+
 // profile is how big and how long the slow faults (L4 perf, L6 soak) are: compressed for CI
 // by default, full under -zoo.full.
 type profile struct {
@@ -369,6 +374,7 @@ smoke:
 harden:
   uid: 65534
   allowShell: true
+  signature: {verify: false}
 `
 
 // suiteFiles is the app's own test suite, a TAP script run by functional.command: it checks
@@ -429,10 +435,14 @@ func TestZoo(t *testing.T) {
 		prof = full
 	}
 	basePol := basePolicy(prof, "diff, smoke, harden")
+	// pol is basePol with extra lines of the harden section. The pairs are about other faults
+	// than signatures, so their policy says explicitly that signatures are not used (the
+	// default, no key, is CAUTION: see "unsigned image under the default policy"), unless
+	// extra sets a signature policy of its own.
 	pol := func(extra string) func(t *testing.T) string {
 		return func(t *testing.T) string {
-			if extra == "" {
-				return writePolicy(t, basePol)
+			if !strings.Contains(extra, "signature:") {
+				extra = signaturesNotUsed + extra
 			}
 			return writePolicy(t, basePol+"harden:\n"+extra)
 		}
@@ -521,7 +531,7 @@ func TestZoo(t *testing.T) {
 				old := app("1.4.2", testenv.TestAppOptions{Shell: true, Files: suiteFiles("8080")}, base...)
 				new := app("1.5.0", testenv.TestAppOptions{Shell: true, Files: suiteFiles("8081")}, base...)
 				o, n, _ := pushPair(t, repoOf(t), old, new, "1.4.2", "1.5.0")
-				return o, n, writePolicy(t, basePol+"harden:\n  allowShell: true\n"+
+				return o, n, writePolicy(t, basePol+"harden:\n  allowShell: true\n"+signaturesNotUsed+
 					"functional:\n  command: [/bin/sh, /tests/suite.sh]\n  format: tap\n")
 			}},
 		{name: "unsigned image", fault: "1.4.3 pushed without a signature; harden.signature.required", plan: "patch", decision: "NO-GO", layer: 5, check: "signature",
@@ -531,6 +541,18 @@ func TestZoo(t *testing.T) {
 				d, _ := good.Digest()
 				signtest.SignClassic(t, repo, d, d, signer)
 				return o, n, pol("  signature: {required: true, key: " + signer.PubPath + "}\n")(t)
+			}},
+		{name: "unsigned image under the default policy", fault: "1.4.3 pushed without a signature; no harden.signature key or identity, and no verify: false",
+			plan: "patch", decision: "CAUTION", layer: 5, check: "signature", status: "warn",
+			pair: func(t *testing.T) (string, string, string) {
+				o, n, _ := pushPair(t, repoOf(t), good, app("1.4.3", testenv.TestAppOptions{}, base...), "1.4.2", "1.4.3")
+				return o, n, writePolicy(t, basePol)
+			},
+			also: func(sum map[string]any) string {
+				if m := resultMessage(sum, 5, "signature"); !strings.Contains(m, "not verified: no key or identity configured") {
+					return fmt.Sprintf("L5 signature says %q, want not verified for want of a key or identity", m)
+				}
+				return ""
 			}},
 		{name: "OpenSSL major version changed", fault: "apk DB: libssl1.1 1.1.1w-r1 → libssl3 3.3.2-r0 under a patch tag (stand-in: package database only); every L6 check passes, held back as the soak is shorter than the major plan's 24h",
 			// Every layer passes, the soak too: the plan alone holds the gate, as its promotion
@@ -567,7 +589,9 @@ func TestZoo(t *testing.T) {
 			}},
 	}
 	// The slow faults: L6 soak and L4 perf in the patch plan, at the profile's size.
-	soakPol := func(t *testing.T) string { return writePolicy(t, basePolicy(prof, "diff, smoke, harden, soak")) }
+	soakPol := func(t *testing.T) string {
+		return writePolicy(t, basePolicy(prof, "diff, smoke, harden, soak")+"harden:\n"+signaturesNotUsed)
+	}
 	slowNew := slowBaseUS * (100 + prof.slowPct) / 100
 	cases = append(cases,
 		zooCase{name: "memory leak", fault: fmt.Sprintf("TESTAPP_LEAK_KB_PER_REQ=%d under the soak's 20 requests/s (%s soak: %s)", prof.leakKB, prof.name, soakText(prof)),
@@ -591,7 +615,7 @@ func TestZoo(t *testing.T) {
 				old := app("1.4.2", testenv.TestAppOptions{Env: []string{fmt.Sprintf("TESTAPP_SLOW_US=%d", slowBaseUS)}}, base...)
 				new := app("1.4.3", testenv.TestAppOptions{Env: []string{fmt.Sprintf("TESTAPP_SLOW_US=%d", slowNew)}}, base...)
 				o, n, _ := pushPair(t, repoOf(t), old, new, "1.4.2", "1.4.3")
-				return o, n, writePolicy(t, basePolicy(prof, "diff, smoke, perf, harden")+prof.perf)
+				return o, n, writePolicy(t, basePolicy(prof, "diff, smoke, perf, harden")+prof.perf+"harden:\n"+signaturesNotUsed)
 			},
 			also: func(sum map[string]any) string {
 				// CPU per request is the steadiest signal of a slower handler: it must see it.

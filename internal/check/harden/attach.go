@@ -21,9 +21,17 @@ type signatureCheck struct {
 func (*signatureCheck) Name() string { return "signature" }
 
 func (c *signatureCheck) Run(ctx context.Context, env *check.Env) (check.Result, error) {
-	if c.v == nil {
+	if !c.h.Signature.Verifies() {
 		return check.Result{Status: check.StatusSkipped, Source: "policy harden.signature",
-			Message: "no signature policy configured: set harden.signature.key (a cosign public key) or harden.signature.identity and issuer (keyless) to verify NEW's signature"}, nil
+			Threshold: "not checked: the policy says signatures are not used (harden.signature.verify: false)",
+			Message:   "signatures are not used, by the policy's choice (harden.signature.verify: false): NEW's signature is not checked"}, nil
+	}
+	if c.v == nil {
+		return check.Result{Status: check.StatusWarn, Source: "policy harden.signature",
+			Measured:  "not verified",
+			Threshold: "a signature that verifies with the policy's key or identity",
+			Message: "not verified: no key or identity configured; set harden.signature.key (a cosign public key) or harden.signature.identity and issuer (keyless) to verify NEW's signature, " +
+				"or harden.signature.verify: false if this team does not sign its images"}, nil
 	}
 	failing, fix := check.StatusWarn, "CAUTION because harden.signature.required is false"
 	if c.h.Signature.Required {

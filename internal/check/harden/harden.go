@@ -14,8 +14,9 @@
 //   - config: env values that look like secrets, never printed (CAUTION); a user or entrypoint
 //     changed between OLD and NEW (CAUTION).
 //   - signature: NEW's cosign signature verifies with the policy's key or keyless identity (see
-//     package sign). A failure is CAUTION, NO-GO when harden.signature.required; with no
-//     signature policy the check is skipped and says so.
+//     package sign). A failure is CAUTION, NO-GO when harden.signature.required; with no key
+//     or identity to verify with it is CAUTION too ("not verified"), and it is skipped only when
+//     the policy says signatures are not used (harden.signature.verify: false).
 //   - sbom: an SBOM is attached to NEW (see sign.FindSBOMs); none is NO-GO when
 //     harden.sbom.required (the default), CAUTION otherwise.
 //
@@ -47,7 +48,7 @@ func WithAttachments(opts ...sign.Option) Option {
 }
 
 // New returns the checks: user, shell, files, config, signature and sbom. verifier is nil when
-// the policy configures no signature; the signature check then reports itself skipped. The
+// the policy configures no key or identity; the signature check then warns it verified nothing. The
 // user, shell and files checks share one walk of each image's filesystem.
 func New(h config.Harden, verifier *sign.Verifier, opts ...Option) []check.Check {
 	var s settings

@@ -166,11 +166,14 @@ func TestSignatureCheck(t *testing.T) {
 		name     string
 		v        *sign.Verifier
 		required bool
+		noVerify bool
 		old, new *image.Image
 		want     check.Status
 		msg      string
 	}{
-		{name: "no policy", new: unsigned, want: check.StatusSkipped, msg: "no signature policy configured"},
+		// The default policy has no key or identity: an unsigned image is not a pass.
+		{name: "no key or identity", new: unsigned, want: check.StatusWarn, msg: "not verified: no key or identity configured"},
+		{name: "signatures not used", noVerify: true, new: unsigned, want: check.StatusSkipped, msg: "harden.signature.verify: false"},
 		{name: "signed", v: v, new: signedImg, want: check.StatusPass, msg: "NEW is signed by " + ri.key.PubPath},
 		{name: "unsigned, not required", v: v, new: unsigned, want: check.StatusWarn, msg: "CAUTION because harden.signature.required is false"},
 		{name: "unsigned, required", v: v, required: true, new: unsigned, want: check.StatusFail, msg: "no signatures found"},
@@ -179,7 +182,11 @@ func TestSignatureCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := &signatureCheck{h: config.Harden{Signature: config.Signature{Required: tt.required}}, v: tt.v}
+			sig := config.Signature{Required: tt.required}
+			if tt.noVerify {
+				sig.Verify = new(bool)
+			}
+			c := &signatureCheck{h: config.Harden{Signature: sig}, v: tt.v}
 			r := run(t, c, tt.old, tt.new)
 			if r.Status != tt.want || !strings.Contains(r.Message, tt.msg) {
 				t.Errorf("got %s %q, want %s %q", r.Status, r.Message, tt.want, tt.msg)

@@ -35,14 +35,19 @@ func (m Metric) String() string {
 
 // The seed's rule ("GO < 5 % regression, CAUTION 5-10 %, NO-GO > 10 %, or > 2 metrics over
 // threshold, or any > 20 %"): a metric significantly over its own threshold is NO-GO when it
-// regressed by more than NoGoPct (or HardLimitPct), or when more than MaxOverThreshold metrics
-// are over theirs; otherwise — over a tighter threshold such as RSS's 5 % but within 10 % — it
-// is CAUTION.
+// regressed by more than noGoPct (NoGoPct, or its threshold when that is wider), or when more
+// than MaxOverThreshold metrics are over theirs; otherwise — over a tighter threshold such as
+// RSS's 5 % but within 10 % — it is CAUTION. The seed's "any > 20 %" is within "NO-GO > 10 %",
+// so it is not a rule of its own.
 const (
 	NoGoPct          = 10.0
-	HardLimitPct     = 20.0
 	MaxOverThreshold = 2
 )
+
+// noGoPct is the regression past which a metric judged at threshold pct is NO-GO on its own:
+// the seed's NoGoPct, or the threshold when it is wider (a metric within its threshold is never
+// past it). judge applies it and thresholdText prints it, so the two cannot disagree.
+func noGoPct(pct float64) float64 { return max(pct, NoGoPct) }
 
 // MaxSpread is the largest per-round spread (standard deviation of ln NEW/OLD) a decision is
 // trusted at: internal/stats was calibrated at ≈ 0.09, and on a saturated machine the p95 ratio
@@ -95,7 +100,7 @@ func policy(m Metric, pct float64) stats.Policy {
 // judge turns the series of every metric into one result each, by the seed's rule: each
 // metric is compared with stats.Compare at its threshold (thresholds[m], percent of OLD); GO is
 // Pass, CAUTION Warn, INCONCLUSIVE Inconclusive (suggesting more rounds), and a metric
-// significantly past its threshold is Fail when it regressed by more than HardLimitPct or more
+// significantly past its threshold is Fail when it regressed by more than noGoPct or more
 // than MaxOverThreshold metrics are past theirs, else Warn. A series that cannot be compared
 // (values not positive) is an error.
 func judge(series [numMetrics]Series, thresholds [numMetrics]float64) ([numMetrics]check.Result, error) {
@@ -157,20 +162,17 @@ func judge(series [numMetrics]Series, thresholds [numMetrics]float64) ([numMetri
 		case stats.NOGO:
 			data.OverThreshold = true
 			reg := math.Abs(d.DeltaPct)
-			switch {
-			case reg > HardLimitPct:
+			switch line := noGoPct(thresholds[m]); {
+			case reg > line:
 				r.Status = check.StatusFail
-				msg = fmt.Sprintf("NO-GO: regressed %.1f %%, beyond the %.0f %% hard limit; %s", reg, HardLimitPct, msg)
-			case reg > NoGoPct:
-				r.Status = check.StatusFail
-				msg = fmt.Sprintf("NO-GO: regressed %.1f %%, beyond the seed's %.0f %%; %s", reg, NoGoPct, msg)
+				msg = fmt.Sprintf("NO-GO: regressed %.1f %%, beyond the NO-GO line of %g %%; %s", reg, line, msg)
 			case over > MaxOverThreshold:
 				r.Status = check.StatusFail
 				msg = fmt.Sprintf("NO-GO: %d metrics are over their thresholds (more than %d); %s", over, MaxOverThreshold, msg)
 			default:
 				r.Status = check.StatusWarn
-				msg = fmt.Sprintf("CAUTION: over its %.0f %% threshold but within the seed's %.0f %% NO-GO line, and only %d metrics are over theirs; %s",
-					thresholds[m], NoGoPct, over, msg)
+				msg = fmt.Sprintf("CAUTION: over its %g %% threshold but within the NO-GO line of %g %%, and only %d metrics are over theirs; %s",
+					thresholds[m], line, over, msg)
 			}
 		}
 		r.Message = msg
@@ -200,13 +202,19 @@ func leftOut(s Series) string {
 	return msg
 }
 
+// thresholdText writes the rule judge applies to m at threshold pct, from the values judge uses:
+// the GO band of policy, noGoPct and MaxOverThreshold.
 func thresholdText(m Metric, pct float64) string {
 	sign := "+"
 	if m == Throughput {
 		sign = "-"
 	}
-	return fmt.Sprintf("%s%g %% (GO within %s%g %%; NO-GO beyond %s%g %% or with more than %d metrics over)",
-		sign, pct, sign, pct/2, sign, HardLimitPct, MaxOverThreshold)
+	p := policy(m, pct)
+	rule := fmt.Sprintf("%s%.4g %% (GO within %s%.4g %%; NO-GO beyond %s%.4g %%", sign, 100*p.Threshold, sign, 100*p.GoBand, sign, noGoPct(pct))
+	if noGoPct(pct) > pct {
+		rule += fmt.Sprintf(", or beyond %s%g %% with more than %d metrics over theirs", sign, pct, MaxOverThreshold)
+	}
+	return rule + ")"
 }
 
 func table(s Series) check.Table {

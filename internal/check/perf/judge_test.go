@@ -2,6 +2,8 @@ package perf
 
 import (
 	"math"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -48,14 +50,14 @@ func TestJudge(t *testing.T) {
 		{name: "identical", change: func(*[numMetrics]Series) {},
 			want: map[Metric]check.Status{ColdStart: check.StatusPass, LatencyP95: check.StatusPass, Throughput: check.StatusPass,
 				RSS: check.StatusPass, CPUPerRequest: check.StatusPass, GCPause: check.StatusPass}},
-		{name: "p95 +30 % is past the hard limit",
+		{name: "p95 +30 % is NO-GO",
 			change: func(s *[numMetrics]Series) { s[LatencyP95].Old, s[LatencyP95].New = rounds(14, 1.3, 0.02) },
 			want:   map[Metric]check.Status{LatencyP95: check.StatusFail, CPUPerRequest: check.StatusPass},
-			msg:    map[Metric]string{LatencyP95: "hard limit"}},
+			msg:    map[Metric]string{LatencyP95: "beyond the NO-GO line of 10 %"}},
 		{name: "p95 +14 % is NO-GO: past the seed's 10 %",
 			change: func(s *[numMetrics]Series) { s[LatencyP95].Old, s[LatencyP95].New = rounds(14, 1.14, 0.01) },
 			want:   map[Metric]check.Status{LatencyP95: check.StatusFail, CPUPerRequest: check.StatusPass},
-			msg:    map[Metric]string{LatencyP95: "beyond the seed's 10 %"}},
+			msg:    map[Metric]string{LatencyP95: "beyond the NO-GO line of 10 %"}},
 		{name: "p95 +7 % is CAUTION within the threshold",
 			change: func(s *[numMetrics]Series) { s[LatencyP95].Old, s[LatencyP95].New = rounds(14, 1.07, 0.005) },
 			want:   map[Metric]check.Status{LatencyP95: check.StatusWarn},
@@ -69,7 +71,7 @@ func TestJudge(t *testing.T) {
 		{name: "RSS +7 % is past its 5 % threshold",
 			change: func(s *[numMetrics]Series) { s[RSS].Old, s[RSS].New = rounds(14, 1.07, 0.005) },
 			want:   map[Metric]check.Status{RSS: check.StatusWarn},
-			msg:    map[Metric]string{RSS: "over its 5 % threshold but within the seed's 10 % NO-GO line"}},
+			msg:    map[Metric]string{RSS: "over its 5 % threshold but within the NO-GO line of 10 %"}},
 		{name: "noisy rounds are inconclusive, not GO",
 			change: func(s *[numMetrics]Series) { s[LatencyP95].Old, s[LatencyP95].New = rounds(6, 1.0, 0.4) },
 			want:   map[Metric]check.Status{LatencyP95: check.StatusInconclusive},
@@ -170,12 +172,60 @@ func TestJudgeMoreThanTwoOverThreshold(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, says := check.StatusWarn, "within the seed's 10 % NO-GO line"
+		want, says := check.StatusWarn, "within the NO-GO line of 10 %"
 		if n == 3 {
 			want, says = check.StatusFail, "3 metrics are over"
 		}
 		if r := res[LatencyP95]; r.Status != want || !strings.Contains(r.Message, says) {
 			t.Errorf("%d metrics at +8 %%: p95 %s %q, want %s with %q", n, r.Status, r.Message, want, says)
+		}
+	}
+}
+
+// TestThresholdTextIsTheRuleApplied reads the NO-GO line each result's threshold text states
+// and judges a regression on either side of it: beyond it is NO-GO, short of it (yet past the
+// metric's own threshold, with no other metric over) is CAUTION. The text once said "NO-GO
+// beyond +20 %" while the judge failed past 10 %.
+func TestThresholdTextIsTheRuleApplied(t *testing.T) {
+	line := regexp.MustCompile(`NO-GO beyond [+-]([0-9.]+) %`)
+	for _, pct := range []float64{5, 10, 15} {
+		for _, m := range []Metric{LatencyP95, Throughput} {
+			th := seedThresholds
+			th[m] = pct
+			res, err := judge(allGO(), th)
+			if err != nil {
+				t.Fatal(err)
+			}
+			text := res[m].Threshold
+			sm := line.FindStringSubmatch(text)
+			if sm == nil {
+				t.Fatalf("%s at %g %%: threshold %q states no NO-GO line", m, pct, text)
+			}
+			noGo, _ := strconv.ParseFloat(sm[1], 64)
+			if noGo < pct {
+				t.Errorf("%s at %g %%: threshold %q puts the NO-GO line inside the threshold", m, pct, text)
+			}
+			for _, c := range []struct {
+				delta float64
+				want  check.Status
+			}{{noGo + 4, check.StatusFail}, {noGo - 2, check.StatusWarn}} {
+				if c.delta <= pct {
+					continue // within the threshold: not a question of the NO-GO line
+				}
+				factor := 1 + c.delta/100
+				if m == Throughput {
+					factor = 1 - c.delta/100
+				}
+				s := allGO()
+				s[m].Old, s[m].New = rounds(14, factor, 0.005)
+				res, err := judge(s, th)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := res[m].Status; got != c.want {
+					t.Errorf("%s at %g %% regressed %g %%: %s, want %s by the stated rule %q (%s)", m, pct, c.delta, got, c.want, text, res[m].Message)
+				}
+			}
 		}
 	}
 }

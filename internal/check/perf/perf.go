@@ -59,13 +59,21 @@ import (
 )
 
 // New returns Layer 4's checks for a run, one per metric in the order cold-start,
-// latency-p95, throughput, rss, cpu-per-request, gc-pause. They share one measurement, made by
-// whichever runs first; p's zero fields take config.DefaultPerf's values.
-func New(rt runtime.Runtime, ld launch.Loader, app config.App, p config.Perf, runID string) []check.Check {
+// latency-p95, throughput, rss, cpu-per-request, gc-pause, and then the checks opts add
+// (MetricsWithin). They share one measurement, made by whichever runs first; p's zero fields
+// take config.DefaultPerf's values.
+func New(rt runtime.Runtime, ld launch.Loader, app config.App, p config.Perf, runID string, opts ...Option) []check.Check {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	s := &session{rt: rt, ld: ld, app: app, p: p.WithDefaults(), runID: runID, done: map[[2]*image.Image]*outcome{}}
-	out := make([]check.Check, numMetrics)
+	out := make([]check.Check, numMetrics, numMetrics+1)
 	for m := range numMetrics {
 		out[m] = metricCheck{s: s, m: m}
+	}
+	if o.within > 0 {
+		out = append(out, withinCheck{s: s, pct: o.within})
 	}
 	return out
 }

@@ -102,6 +102,11 @@ func (c healthCheck) Run(ctx context.Context, env *check.Env) (check.Result, err
 	r.Measured, r.Baseline = cell(it.New), oldDetail(it)
 	r.Threshold = "healthy within " + timeout.String()
 	r.Source = new.healthProbe
+	if r.Status == check.StatusPass && new.runningOnly {
+		// Nothing probed the app itself: "healthy" is only the process still running.
+		r.Status = check.StatusWarn
+		r.Message = fmt.Sprintf("no health probe: only 'still running' verified (%s); set app.health, app.port or a HEALTHCHECK to probe the app", new.healthProbe)
+	}
 	return r, nil
 }
 

@@ -128,6 +128,8 @@ type observation struct {
 	healthErr   error
 	healthy     time.Duration
 	healthProbe string
+	// runningOnly is true when no probe could tell more than that the container kept running.
+	runningOnly bool
 	endpoint    string
 	// logs is the container's output until the observation ended.
 	logs    []byte
@@ -200,6 +202,7 @@ func (s *Session) observeOne(ctx context.Context, env *check.Env, img *image.Ima
 		delete(s.live, a.Instance)
 	}()
 	o.endpoint, o.healthProbe = a.Endpoint, a.DescribeHealth(s.app.Health)
+	o.runningOnly = a.HealthIsRunningOnly(s.app.Health)
 	o.healthy, o.healthErr = a.WaitHealthy(ctx, s.app.Health)
 	var ee *launch.ExitError
 	switch {

@@ -173,6 +173,13 @@ func TestSmoke(t *testing.T) {
 			"health":   warns("pre-existing: fails on OLD too: never healthy: the container exited with code 127"),
 			"logs":     warns("pre-existing: fails on OLD too: Error loading shared library: line 1"),
 			"binaries": pass, "requests": skipped, "dependencies": skipped}},
+		// No probe set, no HEALTHCHECK, no port: all that can be seen is the process still
+		// running a second after the start, which a report must not call healthy.
+		{name: "no health probe", old: enginetest.Image(t, "alpine:3.20.3-sleep-old", testenv.Labelled(t, testenv.AlpineImage(t, "3.20.3"))),
+			new: enginetest.Image(t, "alpine:3.20.3-sleep", testenv.Labelled(t, testenv.AlpineImage(t, "3.20.3"))),
+			app: config.App{Cmd: []string{"sleep", "600"}, Health: config.Health{Timeout: 10 * time.Second}}, smoke: config.Smoke{StayUp: 500 * time.Millisecond},
+			want: map[string]want{"start": pass, "health": warns("no health probe: only 'still running' verified (the container running for 1s)"),
+				"logs": pass, "requests": skipped, "dependencies": skipped}},
 		{name: "binary missing", old: withShell, new: mode("1.1", "ok"), app: app, smoke: shellSmoke, want: map[string]want{
 			"start": pass, "health": pass, "logs": pass, "requests": pass, "dependencies": skipped,
 			"binaries": fails("regression: /bin/sh: missing (OLD: executable (mode 0755) → /bin/busybox)")}},
