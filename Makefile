@@ -17,7 +17,8 @@ test:             ## unit, integration and end-to-end tests against the real Doc
 	$(GO) vet ./...
 	PLIMSOLL_REQUIRE_DOCKER=1 PLIMSOLL_REQUIRE_K8S=1 $(GO) test -count=1 -timeout 60m ./...
 
-bench:            ## Layer 1 cold/warm on the Alpine pair, image facts
+bench:            ## start-up of the binary, Layer 1 cold/warm on the Alpine pair, image facts
+	$(GO) test -run '^$$' -bench Startup -benchtime 20x ./cmd/plimsoll/
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/scan/syft/ ./internal/image/ ./internal/runtime/docker/
 
 zoo:              ## every image pair of the regression zoo; rewrites zoo/README.md

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 
 	"github.com/plimsoll/plimsoll/internal/image"
+	"github.com/plimsoll/plimsoll/internal/timing"
 )
 
 // Env is what every check of one run gets: the two images and a logger. Checks that need more
@@ -15,4 +16,6 @@ type Env struct {
 	New *image.Image
 	// Log receives diagnostics; never nil (the gate gives a discarding logger by default).
 	Log *slog.Logger
+	// Timings receives the time spent in each phase of the run; nil records nothing.
+	Timings *timing.Recorder
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/plimsoll/plimsoll/internal/scan/reportjson"
 	syftscan "github.com/plimsoll/plimsoll/internal/scan/syft"
 	"github.com/plimsoll/plimsoll/internal/store/open"
+	"github.com/plimsoll/plimsoll/internal/timing"
 	"github.com/plimsoll/plimsoll/internal/verdict"
 )
 
@@ -112,9 +113,10 @@ func runCheck(cmd *cobra.Command, f *checkFlags, args []string) error {
 		Checks: func(p plan.Plan, run []check.Layer, pol *config.Policy) gate.Layers {
 			return comp.layers(cmd.Context(), p, run, pol)
 		},
-		Log:   log,
-		RunID: runID,
-		Tool:  report.Tool{Name: "plimsoll", Version: Version()},
+		Log:     log,
+		RunID:   runID,
+		Tool:    report.Tool{Name: "plimsoll", Version: Version()},
+		Timings: &timing.Recorder{},
 	}
 	if !f.noProgress {
 		req.Emit = newProgress(stderr).event
@@ -126,9 +128,13 @@ func runCheck(cmd *cobra.Command, f *checkFlags, args []string) error {
 	if enc.Format() == "text" && isTerminal(cmd.OutOrStdout()) {
 		enc = report.Text{Color: true}
 	}
-	if err := enc.Encode(cmd.OutOrStdout(), rep); err != nil {
+	stop := req.Timings.Start(timing.Encode)
+	err = enc.Encode(cmd.OutOrStdout(), rep)
+	stop()
+	if err != nil {
 		return err
 	}
+	rep.Timings = report.TimingsOf(req.Timings) // now with the report just printed
 	if f.reportDir != "" {
 		if _, err := report.WriteDir(f.reportDir, rep); err != nil {
 			return fmt.Errorf("write reports: %w", err)

@@ -52,7 +52,16 @@ func Version() string {
 func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	root := newRoot(stdout, stderr)
 	root.SetArgs(args)
-	return root.ExecuteContext(ctx)
+	var prof profiler
+	prof.register(root)
+	err := root.ExecuteContext(ctx)
+	if perr := prof.stop(); perr != nil {
+		if err == nil {
+			return perr
+		}
+		fmt.Fprintf(stderr, "plimsoll: warning: %v\n", perr) // the command's own outcome decides the exit code
+	}
+	return err
 }
 
 func newRoot(stdout, stderr io.Writer) *cobra.Command {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -118,5 +119,27 @@ func TestProgressPlainLines(t *testing.T) {
 		"L4 perf        not available in this build of plimsoll\n"
 	if b.String() != want {
 		t.Errorf("progress:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
+
+// TestProfile: --profile writes a CPU and a heap profile of the command, each a gzipped pprof
+// protobuf, and leaves the command's outcome alone.
+func TestProfile(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "prof")
+	out, _, err := execute(t, "version", "--profile", dir)
+	if err != nil || !strings.HasPrefix(out, "plimsoll ") {
+		t.Fatalf("version --profile: %q, %v", out, err)
+	}
+	for _, name := range []string{"cpu.pprof", "heap.pprof"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+			t.Errorf("%s is not a gzipped profile (%d bytes)", name, len(b))
+		}
+	}
+	if _, _, err := execute(t, "version", "--profile", filepath.Join(dir, "cpu.pprof")); !errors.Is(err, ErrUsage) {
+		t.Errorf("--profile naming a file: err = %v, want a usage error", err)
 	}
 }

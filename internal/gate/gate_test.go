@@ -3,13 +3,21 @@ package gate
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
 	"github.com/plimsoll/plimsoll/internal/check"
+	"github.com/plimsoll/plimsoll/internal/config"
+	"github.com/plimsoll/plimsoll/internal/plan"
 	"github.com/plimsoll/plimsoll/internal/report"
+	"github.com/plimsoll/plimsoll/internal/testenv"
+	"github.com/plimsoll/plimsoll/internal/timing"
 )
 
 // fake is a check whose behaviour the test sets.
@@ -184,4 +192,52 @@ func TestSplitName(t *testing.T) {
 			t.Errorf("splitName(%q) = %q, %q", in, r, tg)
 		}
 	}
+}
+
+// TestCheckReportsPhaseTimings: the report carries the time of each phase, recorded by the gate
+// (resolve, facts) and by the checks through the run's recorder.
+func TestCheckReportsPhaseTimings(t *testing.T) {
+	dir := t.TempDir()
+	var refs []string
+	for _, v := range []string{"3.19.4", "3.20.3"} {
+		p := filepath.Join(dir, v+".tar")
+		tag, err := name.NewTag("example.com/alpine:" + v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tarball.WriteToFile(p, tag, testenv.AlpineImage(t, v)); err != nil {
+			t.Fatal(err)
+		}
+		refs = append(refs, "docker-archive:"+p)
+	}
+	// Every reading of the recorder's clock moves it by a second, so each span lasts a second.
+	var tick time.Time
+	rec := &timing.Recorder{Now: func() time.Time { tick = tick.Add(time.Second); return tick }}
+	matching := fake{name: "match", run: func(context.Context) (check.Result, error) {
+		return check.Result{Status: check.StatusPass}, nil
+	}}
+	rep, err := Check(context.Background(), Request{Old: refs[0], New: refs[1], Layers: []check.Layer{check.L1Diff},
+		Timings: rec,
+		Checks: func(plan.Plan, []check.Layer, *config.Policy) Layers {
+			return Layers{check.L1Diff: {Checks: []check.Check{recording{matching, timing.Match}}}}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &report.Timings{Resolve: report.Duration(time.Second), Facts: report.Duration(time.Second),
+		Match: report.Duration(time.Second)}
+	if rep.Timings == nil || *rep.Timings != *want {
+		t.Errorf("timings = %+v, want %+v", rep.Timings, want)
+	}
+}
+
+// recording is a check that spends one span of a phase through the run's recorder.
+type recording struct {
+	fake
+	phase timing.Phase
+}
+
+func (r recording) Run(ctx context.Context, env *check.Env) (check.Result, error) {
+	defer env.Timings.Start(r.phase)()
+	return r.fake.Run(ctx, env)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/plimsoll/plimsoll/internal/image"
 	"github.com/plimsoll/plimsoll/internal/plan"
 	"github.com/plimsoll/plimsoll/internal/report"
+	"github.com/plimsoll/plimsoll/internal/timing"
 	"github.com/plimsoll/plimsoll/internal/verdict"
 )
 
@@ -46,6 +47,9 @@ type Request struct {
 	Now   func() time.Time
 	// Tool is written into the report.
 	Tool report.Tool
+	// Timings receives the time of each phase and is written into the report; nil: the gate
+	// keeps its own. A caller that encodes the report passes one, to add the encoding's time.
+	Timings *timing.Recorder
 }
 
 // ErrNoImage is returned when the request names no new image.
@@ -70,6 +74,9 @@ func Check(ctx context.Context, req Request) (*report.Report, error) {
 	pol := req.Policy
 	if pol == nil {
 		pol = config.Default()
+	}
+	if req.Timings == nil {
+		req.Timings = &timing.Recorder{}
 	}
 	rep := &report.Report{SchemaVersion: report.SchemaVersion, Tool: req.Tool, RunID: req.RunID, StartedAt: now()}
 	oldImg, newImg, p, err := prepare(ctx, req, pol)
@@ -108,7 +115,7 @@ func Check(ctx context.Context, req Request) (*report.Report, error) {
 		runCtx, cancel = context.WithTimeout(ctx, budget)
 		defer cancel()
 	}
-	env := &check.Env{Old: oldImg, New: newImg, Log: log}
+	env := &check.Env{Old: oldImg, New: newImg, Log: log, Timings: req.Timings}
 	layers, runs, results, err := runLayers(runCtx, env, avail, planned, excluded, emit)
 	if err != nil {
 		return nil, err
@@ -121,6 +128,7 @@ func Check(ctx context.Context, req Request) (*report.Report, error) {
 	rep.Verdict = verdict.Decide(verdict.Policy{SameDigest: p.Kind == plan.SameDigest, Required: p.Required,
 		Promotion: p.Promotion}, runs, results)
 	rep.FinishedAt = now()
+	rep.Timings = report.TimingsOf(req.Timings)
 	return rep, nil
 }
 
@@ -156,14 +164,19 @@ func prepare(ctx context.Context, req Request, pol *config.Policy) (oldImg, newI
 	if req.New == "" {
 		return nil, nil, p, ErrNoImage
 	}
-	if newImg, err = image.Resolve(ctx, req.New, req.Images); err != nil {
-		return nil, nil, p, fmt.Errorf("new image: %w", err)
-	}
-	if req.Old != "" {
+	stop := req.Timings.Start(timing.Resolve)
+	newImg, err = image.Resolve(ctx, req.New, req.Images)
+	if err == nil && req.Old != "" {
 		if oldImg, err = image.Resolve(ctx, req.Old, req.Images); err != nil {
 			closeAll(newImg)
-			return nil, nil, p, fmt.Errorf("old image: %w", err)
+			err = fmt.Errorf("old image: %w", err)
 		}
+	} else if err != nil {
+		err = fmt.Errorf("new image: %w", err)
+	}
+	stop()
+	if err != nil {
+		return nil, nil, p, err
 	}
 	if p, err = planFor(ctx, oldImg, newImg, req, pol); err != nil {
 		closeAll(oldImg, newImg)
@@ -194,6 +207,7 @@ func planFor(ctx context.Context, oldImg, newImg *image.Image, req Request, pol 
 		in.OldRepo, in.OldTag = splitName(oldImg.Name)
 	}
 	if oldImg == nil || in.OldDigest != in.NewDigest {
+		defer req.Timings.Start(timing.Facts)()
 		nf, err := newImg.CachedFacts(ctx, factsDir)
 		if err != nil {
 			return plan.Plan{}, fmt.Errorf("read new image: %w", err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/plimsoll/plimsoll/internal/check"
+	"github.com/plimsoll/plimsoll/internal/timing"
 	"github.com/plimsoll/plimsoll/internal/verdict"
 )
 
@@ -29,6 +30,30 @@ type Report struct {
 	Plan    Plan            `json:"plan"`
 	Layers  []Layer         `json:"layers"`
 	Verdict verdict.Verdict `json:"verdict"`
+	// Timings says where the run's wall time went; nil when it was not measured.
+	Timings *Timings `json:"timings,omitempty"`
+}
+
+// TimingsOf reads the phase totals of rec; nil when rec is nil.
+func TimingsOf(rec *timing.Recorder) *Timings {
+	if rec == nil {
+		return nil
+	}
+	d := func(p timing.Phase) Duration { return Duration(rec.Total(p)) }
+	return &Timings{Resolve: d(timing.Resolve), Facts: d(timing.Facts), Inventory: d(timing.Inventory),
+		Match: d(timing.Match), Diff: d(timing.Diff), Encode: d(timing.Encode)}
+}
+
+// Timings is the wall time each phase of the run took. Work on the two images that overlaps
+// counts once; a phase that did not happen is 0. Encode covers the SBOMs and the report printed
+// on standard output: a report cannot time its own writing.
+type Timings struct {
+	Resolve   Duration `json:"resolve"`
+	Facts     Duration `json:"facts"`
+	Inventory Duration `json:"inventory"`
+	Match     Duration `json:"match"`
+	Diff      Duration `json:"diff"`
+	Encode    Duration `json:"encode"`
 }
 
 // Tool names the program that wrote the report.

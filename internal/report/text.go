@@ -163,6 +163,11 @@ func (t Text) Encode(w io.Writer, r *Report) error {
 	if len(foot) > 0 {
 		b.WriteString("\n" + p.dim(strings.Join(foot, ", ")) + "\n")
 	}
+	if tm := r.Timings; tm != nil {
+		b.WriteString(p.dim(fmt.Sprintf("time: resolve %s, facts %s, inventory %s, match %s, diff %s, encode %s",
+			fmtDuration(tm.Resolve), fmtDuration(tm.Facts), fmtDuration(tm.Inventory), fmtDuration(tm.Match),
+			fmtDuration(tm.Diff), fmtDuration(tm.Encode))) + "\n")
+	}
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return fmt.Errorf("write text report: %w", err)
 	}

@@ -1,12 +1,14 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -196,6 +198,13 @@ func TestAlpineDistroUpgrade(t *testing.T) {
 			}
 			if d := get(t, sum, "verdict", "decision"); d != "CAUTION" {
 				t.Errorf("decision = %v", d)
+			}
+			// The run says where its time went: every phase Layer 1 goes through took some.
+			for _, phase := range []string{"resolve", "facts", "inventory", "match", "diff", "encode"} {
+				d, err := time.ParseDuration(fmt.Sprint(get(t, sum, "timings", phase)))
+				if err != nil || (d <= 0 && phase != "diff") {
+					t.Errorf("timings.%s = %v (%v), want a positive duration", phase, get(t, sum, "timings", phase), err)
+				}
 			}
 			digests[transport] = get(t, sum, "new", "digest").(string)
 			for _, f := range []string{"summary.json", "junit.xml", "summary.md", "summary.txt"} {

@@ -11,6 +11,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/plimsoll/plimsoll/internal/check"
+	"github.com/plimsoll/plimsoll/internal/timing"
 )
 
 // configCheck compares the image configs. A change of platform is a failure (the image cannot
@@ -42,8 +43,10 @@ func (configCheck) Run(_ context.Context, env *check.Env) (check.Result, error) 
 		r.Message = fmt.Sprintf("first deployment: %s/%s, user %q, entrypoint %q", n.OS, n.Architecture, n.Config.User, strings.Join(n.Config.Entrypoint, " "))
 		return r, nil
 	}
+	stop := env.Timings.Start(timing.Diff)
 	changes := DiffConfig(env.Old.Config, env.New.Config)
 	shared := sharedLayers(env.Old.Config, env.New.Config)
+	stop()
 	r.Data = map[string]any{"changes": changes, "sharedBaseLayers": shared}
 	r.Measured = fmt.Sprintf("%d config changes", len(changes))
 	r.Baseline = fmt.Sprintf("%d of %d old layers shared", shared, len(env.Old.Config.RootFS.DiffIDs))

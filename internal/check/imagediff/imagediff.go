@@ -12,6 +12,7 @@ import (
 	"github.com/plimsoll/plimsoll/internal/config"
 	"github.com/plimsoll/plimsoll/internal/image"
 	"github.com/plimsoll/plimsoll/internal/scan"
+	"github.com/plimsoll/plimsoll/internal/timing"
 )
 
 // Cataloger lists the packages of an image (syft, or a test double).
@@ -62,7 +63,7 @@ type inventories struct {
 	m  map[*image.Image]*scan.Inventory
 }
 
-func (i *inventories) get(ctx context.Context, img *image.Image) (*scan.Inventory, error) {
+func (i *inventories) get(ctx context.Context, env *check.Env, img *image.Image) (*scan.Inventory, error) {
 	if img == nil {
 		return &scan.Inventory{}, nil
 	}
@@ -71,7 +72,9 @@ func (i *inventories) get(ctx context.Context, img *image.Image) (*scan.Inventor
 	if inv, ok := i.m[img]; ok {
 		return inv, nil
 	}
+	stop := env.Timings.Start(timing.Inventory)
 	inv, err := i.c.Inventory(ctx, img)
+	stop()
 	if err != nil {
 		return nil, fmt.Errorf("catalog packages of %s: %w", img.Ref, err)
 	}

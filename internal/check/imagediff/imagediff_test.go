@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/plimsoll/plimsoll/internal/config"
 	"github.com/plimsoll/plimsoll/internal/image"
 	"github.com/plimsoll/plimsoll/internal/scan"
+	"github.com/plimsoll/plimsoll/internal/timing"
 )
 
 // fakeCataloger returns a fixed inventory per image and counts its calls.
@@ -208,5 +210,49 @@ func TestConfigRedactsSecrets(t *testing.T) {
 	}
 	if len(changes) != 2 {
 		t.Errorf("changes = %+v, want the token's change and the password's removal", changes)
+	}
+}
+
+// ticker is a fake clock that moves only when a fake scanner works.
+type ticker struct{ t time.Time }
+
+func (k *ticker) now() time.Time           { return k.t }
+func (k *ticker) spend(d time.Duration)    { k.t = k.t.Add(d) }
+func (k *ticker) cataloger() slowCataloger { return slowCataloger{k} }
+func (k *ticker) matcher() slowMatcher     { return slowMatcher{k} }
+
+type slowCataloger struct{ k *ticker }
+
+func (s slowCataloger) Inventory(context.Context, *image.Image) (*scan.Inventory, error) {
+	s.k.spend(3 * time.Second)
+	return &scan.Inventory{Packages: []scan.Package{apk("zlib", "1")}}, nil
+}
+
+type slowMatcher struct{ k *ticker }
+
+func (s slowMatcher) Findings(context.Context, *scan.Inventory) ([]scan.Finding, error) {
+	s.k.spend(2 * time.Second)
+	return nil, nil
+}
+
+// TestPhaseTimings: Layer 1 records cataloguing as inventory (once per image, however many
+// checks use it), vulnerability matching as match and SBOM writing as encode.
+func TestPhaseTimings(t *testing.T) {
+	k := &ticker{t: time.Unix(0, 0)}
+	rec := &timing.Recorder{Now: k.now}
+	checks := New(Config{Cataloger: k.cataloger(), Old: k.matcher(), New: k.matcher(),
+		Vulns: config.Vulnerabilities{FailOn: "high"}, SBOMDir: t.TempDir(),
+		WriteSBOMs: func(*scan.Inventory, string, string) ([]string, error) { k.spend(time.Second); return nil, nil }})
+	env := &check.Env{Old: img("old", v1.Config{}), New: img("new", v1.Config{}), Timings: rec}
+	for _, c := range checks {
+		run(t, c, env)
+	}
+	for p, want := range map[timing.Phase]time.Duration{
+		timing.Resolve: 0, timing.Facts: 0, timing.Diff: 0,
+		timing.Inventory: 6 * time.Second, timing.Match: 4 * time.Second, timing.Encode: 2 * time.Second,
+	} {
+		if got := rec.Total(p); got != want {
+			t.Errorf("%s took %s, want %s", p, got, want)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/plimsoll/plimsoll/internal/check"
 	"github.com/plimsoll/plimsoll/internal/scan"
+	"github.com/plimsoll/plimsoll/internal/timing"
 )
 
 // packagesCheck compares the package inventories: an unexpected removal or a downgrade is a
@@ -20,25 +21,20 @@ type packagesCheck struct {
 func (*packagesCheck) Name() string { return "packages" }
 
 func (c *packagesCheck) Run(ctx context.Context, env *check.Env) (check.Result, error) {
-	newInv, err := c.inv.get(ctx, env.New)
+	newInv, err := c.inv.get(ctx, env, env.New)
 	if err != nil {
 		return check.Result{}, err
 	}
-	oldInv, err := c.inv.get(ctx, env.Old)
+	oldInv, err := c.inv.get(ctx, env, env.Old)
 	if err != nil {
 		return check.Result{}, err
 	}
-	if c.cfg.SBOMDir != "" && c.cfg.WriteSBOMs != nil {
-		if env.Old != nil {
-			if _, err := c.cfg.WriteSBOMs(oldInv, c.cfg.SBOMDir, "old"); err != nil {
-				return check.Result{}, fmt.Errorf("write SBOMs: %w", err)
-			}
-		}
-		if _, err := c.cfg.WriteSBOMs(newInv, c.cfg.SBOMDir, "new"); err != nil {
-			return check.Result{}, fmt.Errorf("write SBOMs: %w", err)
-		}
+	if err := c.writeSBOMs(env, oldInv, newInv); err != nil {
+		return check.Result{}, err
 	}
+	stop := env.Timings.Start(timing.Diff)
 	d := scan.DiffPackages(oldInv, newInv)
+	stop()
 	r := check.Result{
 		Status:    check.StatusPass,
 		Measured:  fmt.Sprintf("%d added, %d removed, %d upgraded, %d downgraded, %d renamed", len(d.Added), len(d.Removed), len(d.Upgraded), len(d.Downgraded), len(d.Renamed)),
@@ -83,6 +79,23 @@ func (c *packagesCheck) Run(ctx context.Context, env *check.Env) (check.Result, 
 		r.Tables = []check.Table{t}
 	}
 	return r, nil
+}
+
+// writeSBOMs writes both images' SBOMs when the run asked for them.
+func (c *packagesCheck) writeSBOMs(env *check.Env, oldInv, newInv *scan.Inventory) error {
+	if c.cfg.SBOMDir == "" || c.cfg.WriteSBOMs == nil {
+		return nil
+	}
+	defer env.Timings.Start(timing.Encode)()
+	if env.Old != nil {
+		if _, err := c.cfg.WriteSBOMs(oldInv, c.cfg.SBOMDir, "old"); err != nil {
+			return fmt.Errorf("write SBOMs: %w", err)
+		}
+	}
+	if _, err := c.cfg.WriteSBOMs(newInv, c.cfg.SBOMDir, "new"); err != nil {
+		return fmt.Errorf("write SBOMs: %w", err)
+	}
+	return nil
 }
 
 func changes(d scan.PackageDiff) int {

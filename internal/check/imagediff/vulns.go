@@ -9,6 +9,7 @@ import (
 	"github.com/plimsoll/plimsoll/internal/check"
 	"github.com/plimsoll/plimsoll/internal/image"
 	"github.com/plimsoll/plimsoll/internal/scan"
+	"github.com/plimsoll/plimsoll/internal/timing"
 )
 
 // vulnCheck compares the vulnerability findings of the two images. The seed rule, with
@@ -33,19 +34,21 @@ func (c *vulnCheck) Run(ctx context.Context, env *check.Env) (check.Result, erro
 	if err != nil {
 		return check.Result{}, fmt.Errorf("policy vulnerabilities.failOn: %w", err)
 	}
-	newF, err := c.findings(ctx, c.cfg.New, env.New)
+	newF, err := c.findings(ctx, env, c.cfg.New, env.New)
 	if err != nil {
 		return check.Result{}, err
 	}
 	var oldF []scan.Finding
 	if env.Old != nil {
-		if oldF, err = c.findings(ctx, c.cfg.Old, env.Old); err != nil {
+		if oldF, err = c.findings(ctx, env, c.cfg.Old, env.Old); err != nil {
 			return check.Result{}, err
 		}
 	}
 	oldF, ignoredOld := c.withoutIgnored(oldF)
 	newF, ignoredNew := c.withoutIgnored(newF)
+	stop := env.Timings.Start(timing.Diff)
 	d := scan.DiffFindings(oldF, newF)
+	stop()
 
 	introduced, fixed := atLeast(d.Introduced, failOn), atLeast(d.Fixed, failOn)
 	r := check.Result{
@@ -98,12 +101,14 @@ func (c *vulnCheck) Run(ctx context.Context, env *check.Env) (check.Result, erro
 	return r, nil
 }
 
-func (c *vulnCheck) findings(ctx context.Context, m Matcher, img *image.Image) ([]scan.Finding, error) {
-	inv, err := c.inv.get(ctx, img)
+func (c *vulnCheck) findings(ctx context.Context, env *check.Env, m Matcher, img *image.Image) ([]scan.Finding, error) {
+	inv, err := c.inv.get(ctx, env, img)
 	if err != nil {
 		return nil, err
 	}
+	stop := env.Timings.Start(timing.Match)
 	fs, err := m.Findings(ctx, inv)
+	stop()
 	if err != nil {
 		return nil, fmt.Errorf("find vulnerabilities of %s: %w", img.Ref, err)
 	}
