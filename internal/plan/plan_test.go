@@ -393,7 +393,9 @@ func TestPatchSaysWhyL4Runs(t *testing.T) {
 	if p.Kind != Patch || !slices.Contains(p.Layers, check.L4Perf) || slices.Contains(p.Required, check.L4Perf) {
 		t.Fatalf("patch plan %s: layers %v, required %v", p.Kind, p.Layers, p.Required)
 	}
-	if !slices.ContainsFunc(p.Reasons, func(r string) bool { return strings.HasPrefix(r, "L4 perf runs as the performance baseline of a maintenance patch") }) {
+	if !slices.ContainsFunc(p.Reasons, func(r string) bool {
+		return strings.HasPrefix(r, "L4 perf runs as the performance baseline of a maintenance patch")
+	}) {
 		t.Errorf("the patch plan does not say why L4 runs:\n%s", strings.Join(p.Reasons, "\n"))
 	}
 	q := ApplyOverrides(p, map[Kind]Override{Patch: {Layers: []check.Layer{check.L1Diff, check.L2Smoke, check.L5Harden}}})
