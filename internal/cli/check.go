@@ -194,7 +194,7 @@ func (f *checkFlags) layerOne(pol *config.Policy) (func(plan.Plan) []check.Check
 		return imagediff.New(imagediff.Config{
 			Cataloger: cat, Old: oldM, New: newM, Source: source,
 			Diff: pol.Diff, Vulns: pol.Vulnerabilities, HotfixCVEs: p.HotfixCVEs,
-			Major:   p.Kind == plan.Major || p.Kind == plan.Distro,
+			Major: p.Kind == plan.Major || p.Kind == plan.Distro, Kind: p.Kind,
 			SBOMDir: f.sbomDir, WriteSBOMs: syftscan.WriteSBOMs,
 		})
 	}, nil

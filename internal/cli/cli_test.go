@@ -71,6 +71,18 @@ func TestPlan(t *testing.T) {
 			t.Errorf("plan output lacks %q:\n%s", want, out)
 		}
 	}
+	// The other way is a downgrade, said as one, never "a new release".
+	out, _, err = execute(t, "plan", new, old, cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"os-release alpine 3.20.3→3.19.4, a downgrade to an older release (distro)",
+		"musl 1.2.5-r0→1.2.4_git20230717-r4: a downgrade to an older patch release (patch)",
+		"OpenSSL 3.3.2-r0→3.1.7-r0: a downgrade to an older minor release (minor)", "the verdict is at least CAUTION"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan of the downgrade lacks %q:\n%s", want, out)
+		}
+	}
 	out, _, err = execute(t, "plan", "-o", "json", old, new, cache)
 	if err != nil {
 		t.Fatal(err)

@@ -75,6 +75,9 @@ type PlanOverride struct {
 type Diff struct {
 	// AllowRemoved are packages whose removal is expected, so it is no reason for CAUTION.
 	AllowRemoved []string `yaml:"allowRemoved"`
+	// AllowAdded are packages a patch or hotfix may add: any other new package in such a plan
+	// is an unexpected dependency, so a reason for CAUTION.
+	AllowAdded []string `yaml:"allowAdded"`
 	// CriticalComponents are package names to treat as critical, beside the built-in ones.
 	CriticalComponents []string `yaml:"criticalComponents"`
 }
@@ -263,8 +266,9 @@ func (s PlanSection) Overrides() map[plan.Kind]plan.Override {
 }
 
 func (d Diff) problems(path string) []*Problem {
-	return append(names(d.AllowRemoved, path+".allowRemoved", "package name"),
-		names(d.CriticalComponents, path+".criticalComponents", "package name")...)
+	ps := names(d.AllowRemoved, path+".allowRemoved", "package name")
+	ps = append(ps, names(d.AllowAdded, path+".allowAdded", "package name")...)
+	return append(ps, names(d.CriticalComponents, path+".criticalComponents", "package name")...)
 }
 
 func (v Vulnerabilities) problems(path string) []*Problem {

@@ -53,6 +53,7 @@ func TestParseValid(t *testing.T) {
   hotfix: {budget: 30m}
 diff:
   allowRemoved: [libc-utils]
+  allowAdded: [libexpat]
   criticalComponents: [openssl]
 vulnerabilities:
   db: /var/lib/grype/db
@@ -64,7 +65,7 @@ vulnerabilities:
 				plan.Patch:  {Layers: []string{"diff", "smoke", "harden"}, Budget: 15 * time.Minute},
 				plan.Major:  {Soak: 36 * time.Hour},
 				plan.Hotfix: {Budget: 30 * time.Minute}},
-			Diff: Diff{AllowRemoved: []string{"libc-utils"}, CriticalComponents: []string{"openssl"}},
+			Diff: Diff{AllowRemoved: []string{"libc-utils"}, AllowAdded: []string{"libexpat"}, CriticalComponents: []string{"openssl"}},
 			Vulnerabilities: Vulnerabilities{DB: "/var/lib/grype/db", AllowNewOnMajor: true, FailOn: "medium",
 				Ignore: []string{"CVE-2023-1234", "GHSA-jfh8-c2jp-5v3q"}}}},
 	}
@@ -121,6 +122,7 @@ plan:
 diff:
   allowRemoved: [libc-utils, "", libc-utils, "two words"]
   extra: true
+  allowAdded: [libexpat, libexpat]
 vulnerabilities:
   failOn: severe
   allowNewOnMajor: maybe
@@ -143,16 +145,18 @@ unknownSection: {}
 			`line 14: diff.allowRemoved[1]: empty package name`,
 			`line 14: diff.allowRemoved[2]: "libc-utils" given twice`,
 			`line 14: diff.allowRemoved[3]: "two words": a package name has no spaces`,
-			`line 15: diff.extra: unknown field: use allowRemoved, criticalComponents`,
-			`line 17: vulnerabilities.failOn: unknown severity "severe": use negligible, low, medium, high, critical`,
-			`line 18: vulnerabilities.allowNewOnMajor: "maybe" is not a boolean: write true or false`,
-			`line 19: vulnerabilities.ignore: want a list, found a mapping`,
-			`line 20: vulnerabilities.ignore: given twice (first at line 19)`,
-			`line 21: unknownSection: unknown field: use apiVersion, kind, plan, diff, vulnerabilities, app, smoke, functional, perf, harden, soak, patches, delivery`,
+			`line 15: diff.extra: unknown field: use allowRemoved, allowAdded, criticalComponents`,
+			`line 16: diff.allowAdded[1]: "libexpat" given twice`,
+			`line 18: vulnerabilities.failOn: unknown severity "severe": use negligible, low, medium, high, critical`,
+			`line 19: vulnerabilities.allowNewOnMajor: "maybe" is not a boolean: write true or false`,
+			`line 20: vulnerabilities.ignore: want a list, found a mapping`,
+			`line 21: vulnerabilities.ignore: given twice (first at line 20)`,
+			`line 22: unknownSection: unknown field: use apiVersion, kind, plan, diff, vulnerabilities, app, smoke, functional, perf, harden, soak, patches, delivery`,
 		}},
-		{"wrong shapes", header + "plan: [patch]\ndiff: {allowRemoved: libc-utils}\nvulnerabilities: {failOn: [high], db: {a: 1}}\n", []string{
+		{"wrong shapes", header + "plan: [patch]\ndiff: {allowRemoved: libc-utils, allowAdded: libexpat}\nvulnerabilities: {failOn: [high], db: {a: 1}}\n", []string{
 			"line 3: plan: want a mapping, found a list",
 			"line 4: diff.allowRemoved: want a list, found a single value",
+			"line 4: diff.allowAdded: want a list, found a single value",
 			"line 5: vulnerabilities.failOn: want a single value, found a list",
 			"line 5: vulnerabilities.db: want a single value, found a mapping",
 		}},
@@ -210,7 +214,7 @@ func TestExamplePolicy(t *testing.T) {
 	if err != nil {
 		t.Fatalf("examples/policy.yaml: %v", err)
 	}
-	if p.Vulnerabilities.FailOn != "high" || !slices.Equal(p.Diff.AllowRemoved, []string{"libc-utils"}) || p.Vulnerabilities.DB != "" {
+	if p.Vulnerabilities.FailOn != "high" || !slices.Equal(p.Diff.AllowRemoved, []string{"libc-utils"}) || len(p.Diff.AllowAdded) != 0 || p.Vulnerabilities.DB != "" {
 		t.Errorf("example policy = %+v", p)
 	}
 	seed, _ := plan.Seed(plan.Patch)
@@ -263,7 +267,7 @@ func TestLoad(t *testing.T) {
 	if err := os.WriteFile(bad, []byte(header+"diff: {x: 1}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Load(bad); !errors.Is(err, ErrInvalid) || err.Error() != bad+":3: diff.x: unknown field: use allowRemoved, criticalComponents" {
+	if _, err := Load(bad); !errors.Is(err, ErrInvalid) || err.Error() != bad+":3: diff.x: unknown field: use allowRemoved, allowAdded, criticalComponents" {
 		t.Errorf("Load(bad) = %v", err)
 	}
 

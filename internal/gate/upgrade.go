@@ -126,10 +126,22 @@ func Check(ctx context.Context, req Request) (*report.Report, error) {
 	results = applyPromotion(p, layers, results)
 	rep.Layers = layers
 	rep.Verdict = verdict.Decide(verdict.Policy{SameDigest: p.Kind == plan.SameDigest, Required: p.Required,
-		Promotion: p.Promotion}, runs, results)
+		Promotion: p.Promotion, Warnings: downgradeReasons(p.Downgrades)}, runs, results)
 	rep.FinishedAt = now()
 	rep.Timings = report.TimingsOf(req.Timings)
 	return rep, nil
+}
+
+// downgradeReasons are the plan's downgrades as reasons of the verdict: each holds it at CAUTION.
+func downgradeReasons(ds []plan.Downgrade) []verdict.Reason {
+	var rs []verdict.Reason
+	for _, d := range ds {
+		rs = append(rs, verdict.Reason{Check: "downgrade", Status: check.StatusWarn,
+			Message:  "the new image downgrades " + d.String(),
+			Measured: d.New, Baseline: d.Old, Threshold: "no downgrade of the distribution, C library or OpenSSL",
+			Source: d.Source})
+	}
+	return rs
 }
 
 // Plan resolves the images of req and classifies the upgrade without running any layer.

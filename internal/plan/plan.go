@@ -43,7 +43,15 @@
 // another libc family, or a libc major or minor version, is distro; another OpenSSL major (1.1→3;
 // before OpenSSL 3 the first two numbers made the major, 1.0→1.1) is major, since an OpenSSL ABI
 // break reaches every TLS client and server in the image; an OpenSSL minor is minor; another user,
-// entrypoint or command is at least minor. Smaller changes are listed as patch-level reasons.
+// entrypoint or command is at least minor. Smaller changes are listed as patch-level reasons;
+// OpenSSL's letter releases (1.1.1d < 1.1.1g < 1.1.1k) are ordered by their letter.
+//
+// # Downgrades
+//
+// A new image whose distribution release, C library or OpenSSL is older than the old image's (by
+// tag, for a distribution's own image or a variant naming its base, or by content) is a
+// downgrade: the reading says so, keeps the kind of the change's size (alpine 3.20→3.19 is still
+// distro), and the plan lists it in Downgrades, which make the verdict at least CAUTION.
 package plan
 
 import (
@@ -124,9 +132,25 @@ type Plan struct {
 	LeakCheck bool
 	// HotfixCVEs are the CVEs that must be gone from the new image, upper-cased.
 	HotfixCVEs []string
+	// Downgrades are the parts of the image the new one takes back to an older version: the
+	// distribution release, the C library or OpenSSL, by tag or by content. Whatever the
+	// checks find, a downgrade makes the verdict at least CAUTION.
+	Downgrades []Downgrade
 	// Reasons say why the plan is what it is, one reading per line.
 	Reasons []string
 }
+
+// Downgrade is one part of an image that goes back to an older version.
+type Downgrade struct {
+	// What went back: "alpine release", "musl", "OpenSSL".
+	What string
+	// Old and New are its versions in the old and the new image.
+	Old, New string
+	// Source says where the versions were read: "image tags", "os-release VERSION_ID of both images".
+	Source string
+}
+
+func (d Downgrade) String() string { return d.What + " " + d.Old + "→" + d.New }
 
 var seeds = map[Kind]Plan{
 	SameDigest: {Risk: "none"},
@@ -200,10 +224,12 @@ func promotion(p Plan) string {
 	return strings.Join(parts, "; ")
 }
 
-// reading is what one look at the upgrade found: a kind it calls for, and why.
+// reading is what one look at the upgrade found: a kind it calls for, why, and the downgrade
+// it saw, if any.
 type reading struct {
 	kind Kind
 	why  string
+	down *Downgrade
 }
 
 // Classify reads the upgrade in and returns its plan. A same digest short-cuts every other
@@ -222,7 +248,7 @@ func Classify(in Input) Plan {
 	}
 	var rs []reading
 	if in.Old == nil {
-		rs = append(rs, reading{Custom, "no old image: a first deployment, the new image is judged alone (custom)"})
+		rs = append(rs, reading{kind: Custom, why: "no old image: a first deployment, the new image is judged alone (custom)"})
 	} else {
 		rs = append(rs, readTags(in)...)
 		if in.New == nil {
@@ -232,7 +258,7 @@ func Classify(in Input) Plan {
 		}
 	}
 	if len(cves) > 0 {
-		rs = append(rs, reading{Hotfix, "--hotfix " + strings.Join(cves, ", ") + ": the named CVEs must be gone (hotfix)"})
+		rs = append(rs, reading{kind: Hotfix, why: "--hotfix " + strings.Join(cves, ", ") + ": the named CVEs must be gone (hotfix)"})
 	}
 	kind, winner := Kind(""), -1
 	kinds := map[Kind]bool{}
@@ -247,7 +273,7 @@ func Classify(in Input) Plan {
 	}
 	if winner < 0 {
 		kind = Minor
-		rs = append(rs, reading{Minor, "no version change found in the tags or the content, yet the digest changed: read as minor"})
+		rs = append(rs, reading{kind: Minor, why: "no version change found in the tags or the content, yet the digest changed: read as minor"})
 		winner = len(rs) - 1
 	}
 	p, _ := Seed(kind)
@@ -257,6 +283,19 @@ func Classify(in Input) Plan {
 			why += " (riskier reading wins)"
 		}
 		p.Reasons = append(p.Reasons, why)
+		if r.down != nil {
+			p.Downgrades = addDowngrade(p.Downgrades, *r.down)
+		}
+	}
+	if slices.Contains(p.Layers, check.L4Perf) && !slices.Contains(p.Required, check.L4Perf) {
+		p.Reasons = append(p.Reasons, baselineWhy)
+	}
+	if len(p.Downgrades) > 0 {
+		names := make([]string, len(p.Downgrades))
+		for i, d := range p.Downgrades {
+			names[i] = d.String()
+		}
+		p.Reasons = append(p.Reasons, "a downgrade of "+strings.Join(names, ", ")+": the verdict is at least CAUTION")
 	}
 	if len(cves) > 0 {
 		p.HotfixCVEs = cves
@@ -265,6 +304,23 @@ func Classify(in Input) Plan {
 		p.Promotion = promotion(p)
 	}
 	return p
+}
+
+// baselineWhy says why a patch runs L4 though its promotion rule does not need it.
+const baselineWhy = "L4 perf runs as the performance baseline of a maintenance patch (a maintenance patch and a security patch look alike to the plan, so both get it); the promotion rule does not need it, though a regression it finds still counts"
+
+// addDowngrade adds d to ds; the same downgrade read twice (by tag and by content) is one, with
+// both sources.
+func addDowngrade(ds []Downgrade, d Downgrade) []Downgrade {
+	for i, e := range ds {
+		if e.What == d.What && e.Old == d.Old && e.New == d.New {
+			if !strings.Contains(e.Source, d.Source) {
+				ds[i].Source += "; " + d.Source
+			}
+			return ds
+		}
+	}
+	return append(ds, d)
 }
 
 // Override is a policy's change to the seed plan of one kind; a zero field keeps the plan's value.
@@ -308,6 +364,9 @@ func ApplyOverrides(p Plan, o map[Kind]Override) Plan {
 			}
 		}
 		q.Layers, q.Required = layers, req
+		if !slices.Contains(layers, check.L4Perf) {
+			q.Reasons = slices.DeleteFunc(q.Reasons, func(r string) bool { return r == baselineWhy })
+		}
 		if !slices.Contains(layers, check.L6Soak) {
 			q.MinSoak = 0
 		}

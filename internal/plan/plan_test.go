@@ -155,6 +155,133 @@ func TestClassifyAlpine(t *testing.T) {
 	}
 }
 
+// TestClassifyAlpineDowngrade classifies the real Alpine 3.20.3 → 3.19.4 pair, a downgrade, under
+// the distribution's repository name (as pushed to a registry of one's own) and without tags.
+func TestClassifyAlpineDowngrade(t *testing.T) {
+	old, cur := alpineFacts(t, "3.20.3"), alpineFacts(t, "3.19.4")
+	for _, in := range []Input{
+		{OldRepo: "127.0.0.1:5000/lib/alpine", NewRepo: "127.0.0.1:5000/lib/alpine", OldTag: "3.20.3", NewTag: "3.19.4"},
+		{OldRepo: "alpine", NewRepo: "alpine", OldTag: "latest", NewTag: "latest"},
+		{OldRepo: "lib/base", NewRepo: "lib/base", OldTag: "3.20.3", NewTag: "3.19.4"},
+		{},
+	} {
+		in.OldDigest, in.NewDigest, in.Old, in.New = "sha256:1", "sha256:2", old, cur
+		p := Classify(in)
+		all := strings.Join(p.Reasons, "\n")
+		if p.Kind != Distro {
+			t.Errorf("%s %s→%s: got %s, want distro:\n%s", in.NewRepo, in.OldTag, in.NewTag, p.Kind, all)
+		}
+		for _, want := range []string{
+			"os-release alpine 3.20.3→3.19.4, a downgrade to an older release (distro)",
+			"musl 1.2.5-r0→1.2.4_git20230717-r4: a downgrade to an older patch release (patch)",
+			"OpenSSL " + old.OpenSSLVersion + "→" + cur.OpenSSLVersion + ": a downgrade to an older minor release (minor)",
+			"a downgrade of alpine release 3.20.3→3.19.4, musl 1.2.5-r0→1.2.4_git20230717-r4, OpenSSL " +
+				old.OpenSSLVersion + "→" + cur.OpenSSLVersion + ": the verdict is at least CAUTION",
+		} {
+			if !strings.Contains(all, want) {
+				t.Errorf("%s %s→%s: no reason %q in:\n%s", in.NewRepo, in.OldTag, in.NewTag, want, all)
+			}
+		}
+		for _, wrong := range []string{"a new release", "a patch release", "a new minor release"} {
+			if strings.Contains(all, wrong) {
+				t.Errorf("%s %s→%s: a downgrade read as %q:\n%s", in.NewRepo, in.OldTag, in.NewTag, wrong, all)
+			}
+		}
+		if len(p.Downgrades) != 3 || p.Downgrades[0].Old != "3.20.3" || p.Downgrades[0].New != "3.19.4" ||
+			!strings.Contains(p.Downgrades[0].Source, "os-release") {
+			t.Errorf("%s %s→%s: downgrades %+v, want alpine release, musl, OpenSSL", in.NewRepo, in.OldTag, in.NewTag, p.Downgrades)
+		}
+		if in.NewRepo != "" && strings.HasSuffix(in.NewRepo, "alpine") && in.OldTag != "latest" &&
+			p.Downgrades[0].Source != "image tags; os-release VERSION_ID of both images" {
+			t.Errorf("%s %s→%s: the release downgrade read from %q, want the tags and os-release", in.NewRepo, in.OldTag, in.NewTag, p.Downgrades[0].Source)
+		}
+	}
+	// The upgrade the other way has no downgrade.
+	if p := Classify(Input{OldTag: "3.19.4", NewTag: "3.20.3", OldRepo: "alpine", NewRepo: "alpine", Old: cur, New: old}); len(p.Downgrades) != 0 {
+		t.Errorf("the upgrade 3.19.4→3.20.3 has downgrades %+v", p.Downgrades)
+	}
+}
+
+// TestClassifyDowngrades reads downgrades of the distribution, libc and OpenSSL, by tag and by
+// content, and OpenSSL's letter releases; versions are those of real Alpine and Debian releases.
+func TestClassifyDowngrades(t *testing.T) {
+	alpine := func(release, musl, ssl string) *Facts {
+		return &Facts{OSID: "alpine", OSVersionID: release, Libc: "musl", LibcVersion: musl, OpenSSLVersion: ssl}
+	}
+	debian := func(release, libc, ssl string) *Facts {
+		return &Facts{OSID: "debian", OSVersionID: release, Libc: "glibc", LibcVersion: libc, OpenSSLVersion: ssl}
+	}
+	tests := []struct {
+		name  string
+		in    Input
+		want  Kind
+		why   []string
+		downs []string
+	}{
+		{"alpine 3.9.6 to 3.10.3 takes OpenSSL back from 1.1.1g to 1.1.1d",
+			Input{OldRepo: "alpine", NewRepo: "alpine", OldTag: "3.9.6", NewTag: "3.10.3",
+				Old: alpine("3.9.6", "1.1.20-r5", "1.1.1g-r0"), New: alpine("3.10.3", "1.1.22-r3", "1.1.1d-r0")},
+			Distro, []string{"alpine 3.9.6→3.10.3, a new release (distro)", "musl 1.1.20-r5→1.1.22-r3: a patch release (patch)",
+				"OpenSSL 1.1.1g-r0→1.1.1d-r0: a downgrade to an older letter release (patch)"},
+			[]string{"OpenSSL 1.1.1g-r0→1.1.1d-r0"}},
+		{"OpenSSL letter release upgrade",
+			Input{OldTag: "1.0.0", NewTag: "1.0.1", Old: alpine("3.10.3", "1.1.22-r3", "1.1.1d-r0"), New: alpine("3.10.9", "1.1.22-r4", "1.1.1k-r0")},
+			Patch, []string{"OpenSSL 1.1.1d-r0→1.1.1k-r0: a new letter release (patch)"}, nil},
+		{"OpenSSL letter release, Debian spelling",
+			Input{OldTag: "1.0.0", NewTag: "1.0.1", Old: debian("11", "2.31-13+deb11u11", "1.1.1w-0+deb11u1"), New: debian("11", "2.31-13+deb11u11", "1.1.1n-0+deb11u5")},
+			Patch, []string{"OpenSSL 1.1.1w-0+deb11u1→1.1.1n-0+deb11u5: a downgrade to an older letter release (patch)"},
+			[]string{"OpenSSL 1.1.1w-0+deb11u1→1.1.1n-0+deb11u5"}},
+		{"debian bookworm to bullseye by codename and content",
+			Input{OldRepo: "python", NewRepo: "python", OldTag: "3.12.1-slim-bookworm", NewTag: "3.12.1-slim-bullseye",
+				Old: debian("12", "2.36-9+deb12u7", "3.0.15-1~deb12u1"), New: debian("11", "2.31-13+deb11u11", "1.1.1w-0+deb11u1")},
+			Distro, []string{"base debian 12→11, debian 12→11, a downgrade to an older release (distro)",
+				"os-release debian 12→11, a downgrade to an older release (distro)",
+				"glibc 2.36-9+deb12u7→2.31-13+deb11u11: a downgrade to an older release (distro)",
+				"OpenSSL 3.0.15-1~deb12u1→1.1.1w-0+deb11u1: a downgrade to an older release (major)"},
+			[]string{"debian release 12→11", "glibc 2.36-9+deb12u7→2.31-13+deb11u11", "OpenSSL 3.0.15-1~deb12u1→1.1.1w-0+deb11u1"}},
+		{"point release downgrade by tag only",
+			Input{OldRepo: "alpine", NewRepo: "alpine", OldTag: "3.19.4", NewTag: "3.19.1", Old: alpine("3.19.4", "1.2.4_git20230717-r4", "3.1.7-r1")},
+			Patch, []string{"alpine 3.19.4→3.19.1, a downgrade to an older point release (patch)"}, []string{"alpine release 3.19.4→3.19.1"}},
+		{"musl patch downgrade under a patch tag",
+			Input{OldTag: "1.4.2", NewTag: "1.4.3", Old: alpine("3.20.3", "1.2.5-r0", "3.3.2-r0"), New: alpine("3.20.3", "1.2.4_git20230717-r4", "3.3.2-r0")},
+			Patch, []string{"musl 1.2.5-r0→1.2.4_git20230717-r4: a downgrade to an older patch release (patch)"},
+			[]string{"musl 1.2.5-r0→1.2.4_git20230717-r4"}},
+		{"a rebuild of the same versions is no downgrade",
+			Input{OldTag: "1.4.2", NewTag: "1.4.3", Old: alpine("3.20.3", "1.2.5-r1", "3.3.2-r0"), New: alpine("3.20.3", "1.2.5-r0", "3.3.2-r0")},
+			Patch, []string{"musl 1.2.5-r1→1.2.5-r0: same version, another build (patch)"}, nil},
+		{"an application's own downgrade is not a distribution downgrade",
+			Input{OldTag: "1.4.3", NewTag: "1.4.2", Old: alpine("3.20.3", "1.2.5-r0", "3.3.2-r0"), New: alpine("3.20.3", "1.2.5-r0", "3.3.2-r0")},
+			Patch, []string{"a patch bump, a downgrade (patch)"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := Classify(tt.in)
+			all := strings.Join(p.Reasons, "\n")
+			if p.Kind != tt.want {
+				t.Errorf("kind = %s, want %s:\n%s", p.Kind, tt.want, all)
+			}
+			for _, w := range tt.why {
+				if !strings.Contains(all, w) {
+					t.Errorf("no reason says %q:\n%s", w, all)
+				}
+			}
+			var downs []string
+			for _, d := range p.Downgrades {
+				downs = append(downs, d.String())
+				if d.Source == "" {
+					t.Errorf("downgrade %s has no source", d)
+				}
+			}
+			if !slices.Equal(downs, tt.downs) {
+				t.Errorf("downgrades = %q, want %q", downs, tt.downs)
+			}
+			if len(downs) > 0 != strings.Contains(all, "the verdict is at least CAUTION") {
+				t.Errorf("the reasons do not say a downgrade holds the verdict at CAUTION:\n%s", all)
+			}
+		})
+	}
+}
+
 func TestClassify(t *testing.T) {
 	base := Facts{OSID: "debian", OSVersionID: "12", Libc: "glibc", LibcVersion: "2.36-9+deb12u4",
 		OpenSSLVersion: "3.0.11-1~deb12u2", User: "", Entrypoint: []string{"docker-entrypoint.sh"}, Cmd: []string{"node"}}
@@ -255,6 +382,34 @@ func TestClassify(t *testing.T) {
 				t.Errorf("promotion %q does not require the hotfix CVEs %v", p.Promotion, p.HotfixCVEs)
 			}
 		})
+	}
+}
+
+// TestPatchSaysWhyL4Runs: a patch runs L4 though its rule does not need it, and says why; a
+// policy that leaves L4 out takes the explanation away with it.
+func TestPatchSaysWhyL4Runs(t *testing.T) {
+	f := &Facts{OSID: "alpine", OSVersionID: "3.20.3"}
+	p := Classify(Input{OldTag: "1.4.2", NewTag: "1.4.3", Old: f, New: f})
+	if p.Kind != Patch || !slices.Contains(p.Layers, check.L4Perf) || slices.Contains(p.Required, check.L4Perf) {
+		t.Fatalf("patch plan %s: layers %v, required %v", p.Kind, p.Layers, p.Required)
+	}
+	if !slices.ContainsFunc(p.Reasons, func(r string) bool {
+		return strings.HasPrefix(r, "L4 perf runs as the performance baseline of a maintenance patch")
+	}) {
+		t.Errorf("the patch plan does not say why L4 runs:\n%s", strings.Join(p.Reasons, "\n"))
+	}
+	q := ApplyOverrides(p, map[Kind]Override{Patch: {Layers: []check.Layer{check.L1Diff, check.L2Smoke, check.L5Harden}}})
+	if slices.ContainsFunc(q.Reasons, func(r string) bool { return strings.HasPrefix(r, "L4 perf runs") }) {
+		t.Errorf("L4 left out by the policy, yet the plan says why it runs:\n%s", strings.Join(q.Reasons, "\n"))
+	}
+	for _, k := range []Kind{Minor, Major, Hotfix} {
+		in := Input{OldTag: "1.4.2", NewTag: map[Kind]string{Minor: "1.5.0", Major: "2.0.0", Hotfix: "1.4.3"}[k], Old: f, New: f}
+		if k == Hotfix {
+			in.HotfixCVEs = []string{"CVE-2024-1"}
+		}
+		if p := Classify(in); p.Kind != k || slices.Contains(p.Reasons, baselineWhy) {
+			t.Errorf("%s plan (%s) says L4 runs as a baseline:\n%s", k, p.Kind, strings.Join(p.Reasons, "\n"))
+		}
 	}
 }
 

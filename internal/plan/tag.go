@@ -212,7 +212,7 @@ func repoName(repo string) string {
 func readTags(in Input) []reading {
 	oldName, newName := repoName(in.OldRepo), repoName(in.NewRepo)
 	if oldName != "" && newName != "" && oldName != newName {
-		return []reading{{Major, fmt.Sprintf("repository %s→%s: a different image (major)", oldName, newName)}}
+		return []reading{{kind: Major, why: fmt.Sprintf("repository %s→%s: a different image (major)", oldName, newName)}}
 	}
 	name := newName
 	if name == "" {
@@ -229,46 +229,54 @@ func readTags(in Input) []reading {
 	n, nOK := ParseTagVersion(in.NewTag)
 	if in.OldTag == in.NewTag {
 		if oOK && (len(o.Numbers) >= 2 || len(o.Numbers) == 0) {
-			return []reading{{Patch, "tag " + in.NewTag + " unchanged with a new digest: a rebuild within its release (patch)"}}
+			return []reading{{kind: Patch, why: "tag " + in.NewTag + " unchanged with a new digest: a rebuild within its release (patch)"}}
 		}
-		return []reading{{Minor, "tag " + in.NewTag + " unchanged with a new digest: the tag floats across releases, read as minor unless the content says more"}}
+		return []reading{{kind: Minor, why: "tag " + in.NewTag + " unchanged with a new digest: the tag floats across releases, read as minor unless the content says more"}}
 	}
 	if !oOK || !nOK {
-		return []reading{{Minor, tag + ": no comparable version in both tags (minor)"}}
+		return []reading{{kind: Minor, why: tag + ": no comparable version in both tags (minor)"}}
 	}
 	var rs []reading
 	// The base distribution a variant names.
 	switch {
 	case o.Distro != "" && n.Distro != "" && o.Distro != n.Distro:
-		rs = append(rs, reading{Distro, fmt.Sprintf("%s: base %s→%s, another distribution (distro)", tag, o.Distro, n.Distro)})
+		rs = append(rs, reading{kind: Distro, why: fmt.Sprintf("%s: base %s→%s, another distribution (distro)", tag, o.Distro, n.Distro)})
 	case o.Distro != "" && n.Distro != "":
-		if k, what := compareRelease(o.Distro, o.DistroVersion, n.DistroVersion); k != "" {
-			rs = append(rs, reading{k, fmt.Sprintf("%s: base %s %s→%s, %s (%s)", tag, o.Distro, o.DistroVersion, n.DistroVersion, what, k)})
+		if k, what, down := compareRelease(o.Distro, o.DistroVersion, n.DistroVersion); k != "" {
+			r := reading{kind: k, why: fmt.Sprintf("%s: base %s %s→%s, %s (%s)", tag, o.Distro, o.DistroVersion, n.DistroVersion, what, k)}
+			if down {
+				r.down = &Downgrade{What: o.Distro + " release", Old: o.DistroVersion, New: n.DistroVersion, Source: "image tags"}
+			}
+			rs = append(rs, r)
 		}
 	case o.Distro != n.Distro:
-		rs = append(rs, reading{Minor, fmt.Sprintf("%s: base %s→%s, the variant changes the base image (minor)", tag, orNone(o.Distro), orNone(n.Distro))})
+		rs = append(rs, reading{kind: Minor, why: fmt.Sprintf("%s: base %s→%s, the variant changes the base image (minor)", tag, orNone(o.Distro), orNone(n.Distro))})
 	}
 	if o.Flavor != n.Flavor {
-		rs = append(rs, reading{Minor, fmt.Sprintf("%s: variant %s→%s, another flavor of the image (minor)", tag, orNone(o.Flavor), orNone(n.Flavor))})
+		rs = append(rs, reading{kind: Minor, why: fmt.Sprintf("%s: variant %s→%s, another flavor of the image (minor)", tag, orNone(o.Flavor), orNone(n.Flavor))})
 	}
 	op, np := strings.TrimPrefix(o.Prefix, "v"), strings.TrimPrefix(n.Prefix, "v")
 	switch {
 	case op != np:
-		rs = append(rs, reading{Major, fmt.Sprintf("%s: %s→%s name different release lines (major)", tag, orNone(o.Prefix), orNone(n.Prefix))})
+		rs = append(rs, reading{kind: Major, why: fmt.Sprintf("%s: %s→%s name different release lines (major)", tag, orNone(o.Prefix), orNone(n.Prefix))})
 	case len(o.Numbers) == 0 && len(n.Numbers) == 0:
 	case len(o.Numbers) == 0 || len(n.Numbers) == 0:
-		rs = append(rs, reading{Minor, tag + ": only one tag names a version (minor)"})
+		rs = append(rs, reading{kind: Minor, why: tag + ": only one tag names a version (minor)"})
 	default:
 		if d, ok := distroRepos[name]; ok && op == "" {
-			if k, what := compareRelease(d, in.OldTag, in.NewTag); k != "" {
-				rs = append(rs, reading{k, fmt.Sprintf("%s: %s (%s)", tag, what, k)})
+			if k, what, down := compareRelease(d, in.OldTag, in.NewTag); k != "" {
+				r := reading{kind: k, why: fmt.Sprintf("%s: %s (%s)", tag, what, k)}
+				if down {
+					r.down = &Downgrade{What: d + " release", Old: in.OldTag, New: in.NewTag, Source: "image tags"}
+				}
+				rs = append(rs, r)
 			}
 		} else {
 			rs = append(rs, compareVersions(tag, name, op, o.Numbers, n.Numbers))
 		}
 	}
 	if len(rs) == 0 {
-		rs = append(rs, reading{Patch, tag + ": same version, a new build (patch)"})
+		rs = append(rs, reading{kind: Patch, why: tag + ": same version, a new build (patch)"})
 	}
 	return rs
 }
@@ -277,7 +285,7 @@ func readTags(in Input) []reading {
 func compareVersions(tag, name, prefix string, o, n []int) reading {
 	idx, precision := firstDiff(o, n)
 	if idx < 0 {
-		return reading{Patch, tag + ": same version, a new build (patch)"}
+		return reading{kind: Patch, why: tag + ": same version, a new build (patch)"}
 	}
 	down := ""
 	if less(n, o) {
@@ -290,44 +298,49 @@ func compareVersions(tag, name, prefix string, o, n []int) reading {
 	if ok {
 		switch {
 		case idx < line.component:
-			return reading{Major, fmt.Sprintf("%s: a new %s major version%s (major)", tag, line.name, down)}
+			return reading{kind: Major, why: fmt.Sprintf("%s: a new %s major version%s (major)", tag, line.name, down)}
 		case idx == line.component && precision:
-			return reading{Minor, fmt.Sprintf("%s: the tags pin the %s release line at different precision (minor)", tag, line.name)}
+			return reading{kind: Minor, why: fmt.Sprintf("%s: the tags pin the %s release line at different precision (minor)", tag, line.name)}
 		case idx == line.component:
 			s := line.steps(o[idx], n[idx])
 			if s == 1 {
-				return reading{Minor, fmt.Sprintf("%s: one step of the %s release line%s (minor)", tag, line.name, down)}
+				return reading{kind: Minor, why: fmt.Sprintf("%s: one step of the %s release line%s (minor)", tag, line.name, down)}
 			}
-			return reading{Major, fmt.Sprintf("%s: %d steps of the %s release line%s (major)", tag, s, line.name, down)}
+			return reading{kind: Major, why: fmt.Sprintf("%s: %d steps of the %s release line%s (major)", tag, s, line.name, down)}
 		}
 	}
 	switch {
 	case idx == 0:
-		return reading{Major, fmt.Sprintf("%s: a major bump%s (major)", tag, down)}
+		return reading{kind: Major, why: fmt.Sprintf("%s: a major bump%s (major)", tag, down)}
 	case idx == 1:
-		return reading{Minor, fmt.Sprintf("%s: a minor bump%s (minor)", tag, down)}
+		return reading{kind: Minor, why: fmt.Sprintf("%s: a minor bump%s (minor)", tag, down)}
 	}
-	return reading{Patch, fmt.Sprintf("%s: a patch bump%s (patch)", tag, down)}
+	return reading{kind: Patch, why: fmt.Sprintf("%s: a patch bump%s (patch)", tag, down)}
 }
 
-// compareRelease compares two versions of distribution osID: a new release is distro, a point
-// release patch. It returns "" when the versions are equal.
-func compareRelease(osID, a, b string) (Kind, string) {
+// compareRelease compares two versions of distribution osID: another release is distro, a point
+// release patch; down is true when b is older than a. It returns "" when the versions are equal.
+func compareRelease(osID, a, b string) (k Kind, what string, down bool) {
 	if a == b {
-		return "", ""
+		return "", "", false
 	}
 	an, bn := leadingNumbers(a), leadingNumbers(b)
 	if len(an) == 0 || len(bn) == 0 {
-		return Distro, fmt.Sprintf("%s releases %s→%s not comparable", osID, orNone(a), orNone(b))
+		return Distro, fmt.Sprintf("%s releases %s→%s not comparable", osID, orNone(a), orNone(b)), false
 	}
 	idx, _ := firstDiff(an, bn)
+	down = less(bn, an)
 	switch {
 	case idx < 0:
-		return Patch, fmt.Sprintf("%s %s→%s, the same release", osID, a, b)
+		return Patch, fmt.Sprintf("%s %s→%s, the same release", osID, a, b), false
+	case idx < releaseDepth(osID) && down:
+		return Distro, fmt.Sprintf("%s %s→%s, a downgrade to an older release", osID, a, b), true
 	case idx < releaseDepth(osID):
-		return Distro, fmt.Sprintf("%s %s→%s, a new release", osID, a, b)
+		return Distro, fmt.Sprintf("%s %s→%s, a new release", osID, a, b), false
+	case down:
+		return Patch, fmt.Sprintf("%s %s→%s, a downgrade to an older point release", osID, a, b), true
 	}
-	return Patch, fmt.Sprintf("%s %s→%s, a point release", osID, a, b)
+	return Patch, fmt.Sprintf("%s %s→%s, a point release", osID, a, b), false
 }
 
 // firstDiff returns the index of the first number where a and b differ, -1 when they are

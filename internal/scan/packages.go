@@ -36,7 +36,9 @@ type PackageChange struct {
 	Critical string `json:"critical,omitempty"`
 }
 
-// PackageDiff is every package change between two inventories, each list sorted by name.
+// PackageDiff is every package change between two inventories, each list sorted by name. A
+// rename whose version goes back (libssl3 3.0.15 → libssl1.1 1.1.1w) is in Renamed and, with
+// kind downgraded and its old name, in Downgraded: it is both.
 type PackageDiff struct {
 	Added      []PackageChange `json:"added"`
 	Removed    []PackageChange `json:"removed"`
@@ -85,6 +87,12 @@ func DiffPackages(old, new *Inventory) PackageDiff {
 		}
 	}
 	d.Renamed, removed, added = renames(removed, added)
+	for _, ch := range d.Renamed {
+		if compareVersions(ch.Type, ch.OldVersion, ch.NewVersion) > 0 {
+			ch.Kind = Downgraded
+			d.Downgraded = append(d.Downgraded, ch)
+		}
+	}
 	for _, p := range removed {
 		d.Removed = append(d.Removed, PackageChange{Name: p.Name, Type: p.Type, OldVersion: p.Version, Kind: Removed, Critical: critical(p)})
 	}

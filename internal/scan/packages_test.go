@@ -52,6 +52,25 @@ func TestDiffPackages(t *testing.T) {
 				{Name: "libcrypto3", OldName: "libcrypto1.1", Type: "apk", OldVersion: "1.1.1t-r2", NewVersion: "3.0.8-r3", Kind: Renamed, Critical: "openssl"},
 				{Name: "libssl3", OldName: "libssl1.1", Type: "apk", OldVersion: "1.1.1t-r2", NewVersion: "3.0.8-r3", Kind: Renamed, Critical: "openssl"},
 			}}},
+		{"debian bookworm to bullseye: libssl3 back to libssl1.1 is a rename and a downgrade",
+			inv(deb("libssl3", "3.0.15-1~deb12u1", "openssl"), deb("openssl", "3.0.15-1~deb12u1", "openssl")),
+			inv(deb("libssl1.1", "1.1.1w-0+deb11u1", "openssl"), deb("openssl", "1.1.1w-0+deb11u1", "openssl")),
+			PackageDiff{
+				Downgraded: []PackageChange{
+					{Name: "libssl1.1", OldName: "libssl3", Type: "deb", OldVersion: "3.0.15-1~deb12u1", NewVersion: "1.1.1w-0+deb11u1", Kind: Downgraded, Critical: "openssl"},
+					{Name: "openssl", Type: "deb", OldVersion: "3.0.15-1~deb12u1", NewVersion: "1.1.1w-0+deb11u1", Kind: Downgraded, Critical: "openssl"},
+				},
+				Renamed: []PackageChange{
+					{Name: "libssl1.1", OldName: "libssl3", Type: "deb", OldVersion: "3.0.15-1~deb12u1", NewVersion: "1.1.1w-0+deb11u1", Kind: Renamed, Critical: "openssl"},
+				},
+			}},
+		{"alpine 3.17 back to 3.16: libssl3 back to libssl1.1",
+			inv(apk("libssl3", "3.0.15-r0", "openssl")),
+			inv(apk("libssl1.1", "1.1.1w-r1", "openssl")),
+			PackageDiff{
+				Downgraded: []PackageChange{{Name: "libssl1.1", OldName: "libssl3", Type: "apk", OldVersion: "3.0.15-r0", NewVersion: "1.1.1w-r1", Kind: Downgraded, Critical: "openssl"}},
+				Renamed:    []PackageChange{{Name: "libssl1.1", OldName: "libssl3", Type: "apk", OldVersion: "3.0.15-r0", NewVersion: "1.1.1w-r1", Kind: Renamed, Critical: "openssl"}},
+			}},
 		{"debian t64 transition",
 			inv(deb("libssl3", "3.0.13-1", "openssl"), deb("libglib2.0-0", "2.78.4-1", "glib2.0"), deb("libfoo2", "1.0-1", "foo")),
 			inv(deb("libssl3t64", "3.0.13-2", "openssl"), deb("libglib2.0-0t64", "2.78.4-2", "glib2.0"), deb("libfoo2t64", "1.0-2", "foo")),

@@ -14,6 +14,11 @@ func TestCompareVersions(t *testing.T) {
 		{"apk", "1.2.5_rc1-r0", "1.2.5-r0", -1},
 		{"apk", "20240705-r0", "20240226-r0", 1},
 		{"apk", "1.3.1-r0", "1.3.1-r0", 0},
+		// OpenSSL's letter releases: Alpine 3.9.6 → 3.10.3 carries libssl1.1 1.1.1g → 1.1.1d
+		{"apk", "1.1.1g-r0", "1.1.1d-r0", 1},
+		{"apk", "1.1.1d-r0", "1.1.1k-r0", -1},
+		{"apk", "1.1.1w-r1", "3.0.15-r0", -1},
+		{"deb", "1.1.1w-0+deb11u1", "1.1.1n-0+deb10u3", 1},
 		// deb: epochs, tildes, revisions
 		{"deb", "1:2.0-1", "2.1-1", 1},
 		{"deb", "3.0.11-1~deb12u2", "3.0.11-1", -1},

@@ -87,6 +87,10 @@ type Policy struct {
 	Required []check.Layer
 	// Promotion is the rule in words, quoted when it is not met.
 	Promotion string
+	// Warnings are what the plan itself found that keeps the run from GO whatever the checks
+	// say (a downgrade of the distribution, the C library or OpenSSL). Each becomes a reason
+	// with status warn, and holds the decision at CAUTION at best.
+	Warnings []Reason
 }
 
 // Decide returns the verdict for results of the layers in runs.
@@ -95,7 +99,8 @@ type Policy struct {
 // in a layer the promotion rule requires, is ERROR; otherwise any warning (or an inconclusive
 // result elsewhere) is CAUTION. A layer the promotion rule requires that did not run
 // (and was not excluded by the user) makes the verdict at least CAUTION: a layer that was not
-// run is never counted as passed.
+// run is never counted as passed. So does a warning of the plan (Policy.Warnings), unless no
+// layer ran.
 func Decide(p Policy, runs []LayerRun, results []check.Result) Verdict {
 	if p.SameDigest {
 		return Verdict{Decision: Go, Summary: "same digest: the new image is the old image, already verified",
@@ -116,6 +121,12 @@ func Decide(p Policy, runs []LayerRun, results []check.Result) Verdict {
 		}
 		reasons = append(reasons, Reason{Layer: r.Layer, Check: r.Check, Status: r.Status, Message: r.Message,
 			Measured: r.Measured, Baseline: r.Baseline, Threshold: r.Threshold, Source: r.Source})
+	}
+	var planned []string
+	for _, w := range p.Warnings {
+		w.Status = check.StatusWarn
+		reasons = append(reasons, w)
+		planned = append(planned, w.Message)
 	}
 	// Worst first, then in layer order, so the first reason is the one that decided.
 	slices.SortStableFunc(reasons, func(a, b Reason) int {
@@ -151,12 +162,19 @@ func Decide(p Policy, runs []LayerRun, results []check.Result) Verdict {
 		v.Decision, v.Summary = Error, "could not decide: no layer ran"
 	case len(unverified) > 0:
 		v.Decision, v.Summary = Caution, "promotion rule not met ("+p.Promotion+"): not verified: "+strings.Join(unverified, ", ")
+	case len(planned) > 0:
+		v.Decision, v.Summary = Caution, fmt.Sprintf("all %d checks passed, but %s", len(results), strings.Join(planned, "; "))
+		planned = nil // said
 	default:
 		v.Decision, v.Summary = Go, fmt.Sprintf("all %d checks passed", len(results))
 	}
 	if worst > check.StatusSkipped && len(unverified) > 0 {
 		// A result decided; the layers the rule needs that verified nothing are worth saying too.
 		v.Summary += "; not verified: " + strings.Join(unverified, ", ")
+	}
+	if len(planned) > 0 {
+		// Another result decided; what the plan found is worth saying too.
+		v.Summary += "; " + strings.Join(planned, "; ")
 	}
 	return v
 }

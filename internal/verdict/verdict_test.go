@@ -1,6 +1,7 @@
 package verdict
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -14,6 +15,9 @@ func res(l check.Layer, name string, s check.Status) check.Result {
 func TestDecide(t *testing.T) {
 	patch := Policy{Required: []check.Layer{check.L2Smoke, check.L5Harden}, Promotion: "L2 + L5 pass, no new critical/high vulns"}
 	allRan := []LayerRun{{Layer: 1, Ran: true}, {Layer: 2, Ran: true}, {Layer: 5, Ran: true}}
+	downgrade := patch
+	downgrade.Warnings = []Reason{{Check: "downgrade", Message: "the new image downgrades musl 1.2.5-r0→1.2.4-r4",
+		Measured: "1.2.4-r4", Baseline: "1.2.5-r0", Threshold: "no downgrade", Source: "C library package"}}
 	tests := []struct {
 		name     string
 		p        Policy
@@ -50,6 +54,13 @@ func TestDecide(t *testing.T) {
 		{"a failure with a required layer not verified says both, once", patch,
 			[]LayerRun{{Layer: 1, Ran: true}, {Layer: 2, Why: "every check was skipped: no suite"}, {Layer: 5, Ran: true}},
 			[]check.Result{res(1, "packages", check.StatusFail), res(2, "suite", check.StatusSkipped)}, NoGo, "packages", 2},
+		{"a downgrade the plan found holds every passing check at CAUTION", downgrade, allRan,
+			[]check.Result{res(1, "packages", check.StatusPass), res(2, "health", check.StatusPass)}, Caution, "downgrade", 1},
+		{"a downgrade beside a warning is one more reason", downgrade, allRan,
+			[]check.Result{res(2, "health", check.StatusWarn)}, Caution, "downgrade", 2},
+		{"a failure still decides beside a downgrade", downgrade, allRan,
+			[]check.Result{res(5, "user", check.StatusFail)}, NoGo, "user", 2},
+		{"a downgrade with no layer run cannot decide", downgrade, []LayerRun{{Layer: 1, Excluded: true}}, nil, Error, "downgrade", 1},
 		{"skipped results are not reasons", patch, allRan,
 			[]check.Result{res(1, "packages", check.StatusPass), res(1, "vulnerabilities", check.StatusSkipped)}, Go, "", 0},
 	}
@@ -67,6 +78,14 @@ func TestDecide(t *testing.T) {
 			}
 			if v.Summary == "" {
 				t.Error("empty summary")
+			}
+			for _, w := range tt.p.Warnings {
+				if !strings.Contains(v.Summary, w.Message) {
+					t.Errorf("summary %q does not say %q", v.Summary, w.Message)
+				}
+				if i := slices.IndexFunc(v.Reasons, func(r Reason) bool { return r.Message == w.Message }); i < 0 || v.Reasons[i].Status != check.StatusWarn {
+					t.Errorf("the plan's warning %q is not a warn reason: %v", w.Message, v.Reasons)
+				}
 			}
 			if strings.Count(v.Summary, "not verified") > 1 {
 				t.Errorf("summary says it twice: %q", v.Summary)

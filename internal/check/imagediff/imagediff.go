@@ -11,6 +11,7 @@ import (
 	"github.com/plimsoll/plimsoll/internal/check"
 	"github.com/plimsoll/plimsoll/internal/config"
 	"github.com/plimsoll/plimsoll/internal/image"
+	"github.com/plimsoll/plimsoll/internal/plan"
 	"github.com/plimsoll/plimsoll/internal/scan"
 	"github.com/plimsoll/plimsoll/internal/timing"
 )
@@ -39,6 +40,8 @@ type Config struct {
 	HotfixCVEs []string
 	// Major is true for plans whose kind lets policy accept new findings (major, distro).
 	Major bool
+	// Kind is the plan's kind: in a patch or a hotfix, a new package is unexpected.
+	Kind plan.Kind
 	// SBOMDir, when set, receives old and new SBOMs as SPDX and CycloneDX JSON.
 	SBOMDir string
 	// WriteSBOMs writes an inventory's SBOMs into dir with the file-name stem.

@@ -7,12 +7,15 @@ import (
 	"strings"
 
 	"github.com/plimsoll/plimsoll/internal/check"
+	"github.com/plimsoll/plimsoll/internal/plan"
 	"github.com/plimsoll/plimsoll/internal/scan"
 	"github.com/plimsoll/plimsoll/internal/timing"
 )
 
 // packagesCheck compares the package inventories: an unexpected removal or a downgrade is a
-// warning; critical components (C library, OpenSSL, runtimes) are named on every change.
+// warning, and so is a new package in a patch or hotfix (an unexpected new dependency), unless
+// the policy allows it; critical components (C library, OpenSSL, runtimes) are named on every
+// change.
 type packagesCheck struct {
 	cfg Config
 	inv *inventories
@@ -56,7 +59,16 @@ func (c *packagesCheck) Run(ctx context.Context, env *check.Env) (check.Result, 
 	}
 	var downgraded []string
 	for _, ch := range d.Downgraded {
-		downgraded = append(downgraded, ch.Name+" "+ch.OldVersion+" → "+ch.NewVersion)
+		downgraded = append(downgraded, displayName(ch)+" "+ch.OldVersion+" → "+ch.NewVersion)
+	}
+	var added []string
+	if noNewPackages(c.cfg.Kind) {
+		r.Threshold = "no unexpected removal, downgrade or new package (a " + string(c.cfg.Kind) + " brings none)"
+		for _, ch := range d.Added {
+			if !slices.Contains(c.cfg.Diff.AllowAdded, ch.Name) && !slices.Contains(added, ch.Name) {
+				added = append(added, ch.Name)
+			}
+		}
 	}
 	critical := criticalChanges(d, c.cfg.Diff.CriticalComponents)
 	var msg []string
@@ -67,6 +79,10 @@ func (c *packagesCheck) Run(ctx context.Context, env *check.Env) (check.Result, 
 	if len(downgraded) > 0 {
 		r.Status = check.StatusWarn
 		msg = append(msg, "downgraded: "+strings.Join(downgraded, ", "))
+	}
+	if len(added) > 0 {
+		r.Status = check.StatusWarn
+		msg = append(msg, "unexpected new package in a "+string(c.cfg.Kind)+": "+strings.Join(added, ", ")+" (diff.allowAdded accepts it)")
 	}
 	if len(critical) > 0 {
 		msg = append(msg, "critical components changed: "+strings.Join(critical, ", "))
@@ -98,6 +114,10 @@ func (c *packagesCheck) writeSBOMs(env *check.Env, oldInv, newInv *scan.Inventor
 	return nil
 }
 
+// noNewPackages reports whether a plan of kind k expects no new packages: a patch or a hotfix
+// fixes what is there, so a new dependency is unexpected.
+func noNewPackages(k plan.Kind) bool { return k == plan.Patch || k == plan.Hotfix }
+
 func changes(d scan.PackageDiff) int {
 	return len(d.Added) + len(d.Removed) + len(d.Upgraded) + len(d.Downgraded) + len(d.Renamed)
 }
@@ -113,7 +133,9 @@ func criticalChanges(d scan.PackageDiff, extra []string) []string {
 		if kind == "" {
 			continue
 		}
-		out = append(out, fmt.Sprintf("%s %s (%s)", displayName(ch), versions(ch), kind))
+		if s := fmt.Sprintf("%s %s (%s)", displayName(ch), versions(ch), kind); !slices.Contains(out, s) {
+			out = append(out, s) // a rename that goes back is in two lists, named once
+		}
 	}
 	return out
 }
