@@ -23,9 +23,11 @@
 //     attempts before a pass (Flaky, Attempts = 1 + their number); <rerunFailure>/<rerunError>
 //     are failed reruns of a test that failed. Test suites nest to any depth and the root may be
 //     <testsuites> or <testsuite>. Testcases repeated with the same suite, classname and name are
-//     runs of one test (Gradle's test-retry plugin writes them so): they merge into one Case whose
-//     outcome is the most severe (errored > failed > passed > todo > skipped), Attempts is the
-//     number of runs and Flaky is set when the runs disagree between pass and fail. A testcase
+//     separate invocations (TestNG data providers, parameterised tests), not reruns: nothing in
+//     the file says otherwise, so each is a Case of its own, the later ones with the ID suffix
+//     "#2", "#3" … in file order, and they are compared with the other report by that position
+//     (Gradle's test-retry plugin writes retries so too unless reports.junitXml.mergeReruns is
+//     set, which makes it write surefire's flaky elements). A testcase
 //     without a name is named "#N" after its position. Totals.Declared holds the tests=,
 //     failures=, errors=, skipped= (+ disabled=) of the outermost suites, or of <testsuites>
 //     when the suites declare nothing; a suite may declare tests it does not list. Colour codes
@@ -46,7 +48,9 @@
 //     plain-text "FAIL pkg [build failed]" line older go commands print), "[setup failed]", or
 //     "Failure" (a panic in init, an exit from TestMain, a race outside a test) — the names
 //     go-junit-report gives them, so both formats of one run share IDs. A test run several times
-//     (-count, reruns) merges as in JUnit. A package without a final action means the stream was
+//     in one package run (-count, reruns) merges into one Case whose outcome is the most severe
+//     (errored > failed > passed > todo > skipped), Attempts is the number of runs and Flaky is
+//     set when the runs disagree between pass and fail. A package without a final action means the stream was
 //     cut: ErrMalformed. Plain `go test -v` text is not this format.
 //   - "tap" (TAP 13 and 14, node --test, tap, Test::More/Test2): "ok" passed, "not ok" failed,
 //     a "# SKIP…" directive skipped and "# TODO…" todo whatever ok says (case-insensitive; the
@@ -59,9 +63,9 @@
 //     its line end is ErrMalformed (a truncated stream); "Bail out!" is ErrIncomplete. A test
 //     point without a description is named "#N" after its number.
 //
-// In JUnit and go test a repeated ID is a rerun; in Jest, mocha and TAP it is a different test
-// that happens to share a title (test.each, unnamed asserts), so later occurrences get the ID
-// suffix "#2", "#3" … in file order.
+// Only in go test is a repeated ID a rerun, as the format says so; in JUnit, Jest, mocha and TAP
+// it is a different test or invocation that happens to share a title (data providers, test.each,
+// unnamed asserts), so later occurrences get the ID suffix "#2", "#3" … in file order.
 //
 // A Case's ID is Suite + "/" + Name (or Name alone without a suite). Suite is the grouping the
 // format gives: the package for go test, the file for Jest and mocha, the subtest path for TAP,
