@@ -35,12 +35,16 @@
 //   - "jest" (jest --json): assertionResults[].status passed → passed, failed → failed,
 //     pending/skipped/disabled → skipped, todo → todo; any other status is an error. A test file
 //     that failed without a failing test (it failed to run, or a hook failed) adds an errored
-//     case named "Test suite failed to run". invocations is Attempts, a pass with retryReasons is
-//     Flaky. wasInterrupted is ErrIncomplete. Declared: numTotalTests, numFailedTests,
+//     case named "Test suite failed to run". invocations is Attempts, and a pass after more than one
+//     invocation (or with retryReasons) is Flaky: Jest writes retryReasons only with
+//     logErrorsBeforeRetry. Test files are named relative to the directory all of them share
+//     (Jest writes absolute paths under its rootDir), so a suite run from another folder keeps
+//     its IDs. wasInterrupted is ErrIncomplete. Declared: numTotalTests, numFailedTests,
 //     numPendingTests, numTodoTests.
 //   - "mocha-json" (mocha --reporter json): tests[] in pending[] are skipped, with a non-empty err
 //     failed, otherwise passed; failures[] that are not tests (a failing hook) are errored.
-//     currentRetry+1 is Attempts, a pass after a retry is Flaky. Declared: stats.
+//     currentRetry+1 is Attempts, a pass after a retry is Flaky. Files are named relative
+//     to the directory all of them share, as in Jest. Declared: stats.
 //   - "gotest-json" (go test -json, test2json events): a test's pass/fail/skip action is its
 //     outcome; subtests ("TestA/sub") and their parents are all cases. A test still running when
 //     its package failed (a panic, a timeout) failed. A package that failed while none of its tests

@@ -100,3 +100,56 @@ func TestJUnitRepeatedTestcasesCountAsTheirToolingDoes(t *testing.T) {
 		t.Errorf("merged by classname and name: %+v, want the 670 tests and 3 skipped of the shape", got)
 	}
 }
+
+// TestJestRetriesWithoutReasons: a test Jest invoked 4 times before it passed is flaky, though
+// without logErrorsBeforeRetry Jest writes no retryReasons.
+func TestJestRetriesWithoutReasons(t *testing.T) {
+	r, err := parseFile(t, filepath.Join("testdata", "jest", "retries-old.json"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range r.Cases {
+		if want := c.Name == "retry > retries then passes"; c.Flaky != want || (want && c.Attempts != 4) {
+			t.Errorf("%q: flaky=%v attempts=%d, want flaky=%v", c.ID, c.Flaky, c.Attempts, want)
+		}
+	}
+}
+
+// TestJestSuiteFromAnotherFolder: the same suite run from another folder in NEW keeps its test
+// IDs, so its pre-existing failures stay pre-existing.
+func TestJestSuiteFromAnotherFolder(t *testing.T) {
+	old, err := parseFile(t, filepath.Join("testdata", "jest", "retries-old.json"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cand, err := parseFile(t, filepath.Join("testdata", "jest", "retries-new.json"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := Diff(old, cand, nil)
+	if d.Counts[PreExisting] != 2 || d.Counts[Regression] != 0 || d.Counts[Added] != 0 || d.Counts[Removed] != 0 {
+		t.Errorf("changes %v, want the 2 failures pre-existing and nothing new or removed", d.Counts)
+	}
+	if c := cand.Cases[1]; c.ID != "src/api.test.js/api > GET 404" {
+		t.Errorf("ID %q, want the file relative to the suite's root", c.ID)
+	}
+}
+
+func TestSuiteRoot(t *testing.T) {
+	for _, tc := range []struct {
+		paths []string
+		want  string
+	}{
+		{[]string{"/app/src/a.test.js", "/app/test/b.test.js"}, "/app/"},
+		{[]string{"/app/src/a.test.js"}, "/app/src/"},
+		{[]string{"/app/a.test.js", "/application/b.test.js"}, "/"},
+		{[]string{`C:\w\app\a.test.js`, `C:\w\app\sub\b.test.js`}, `C:\w\app\`},
+		{[]string{"/app/a.test.js", "b.test.js"}, ""},
+		{[]string{`C:\a.js`, `D:\b.js`}, ""},
+		{nil, ""},
+	} {
+		if got := suiteRoot(tc.paths); got != tc.want {
+			t.Errorf("suiteRoot(%q) = %q, want %q", tc.paths, got, tc.want)
+		}
+	}
+}
