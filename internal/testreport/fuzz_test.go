@@ -61,7 +61,7 @@ func FuzzParseJUnit(f *testing.F) {
 }
 
 func FuzzParseJest(f *testing.F) {
-	seed(f, []string{"jest"})
+	seed(f, []string{"jest"}, "testdata/jest/*.json")
 	fuzzParse(f, FormatJest)
 }
 
@@ -82,6 +82,6 @@ func FuzzParseTAP(f *testing.F) {
 
 // FuzzParse detects the format first.
 func FuzzParse(f *testing.F) {
-	seed(f, corpusDirs, "testdata/junit/*.xml", "testdata/gotest/*.json")
+	seed(f, corpusDirs, "testdata/junit/*.xml", "testdata/gotest/*.json", "testdata/jest/*.json")
 	fuzzParse(f, "")
 }

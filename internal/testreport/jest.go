@@ -48,11 +48,17 @@ func parseJest(b []byte) (*Report, error) {
 	if j.WasInterrupted {
 		return nil, fmt.Errorf("%w: Jest run was interrupted", ErrIncomplete)
 	}
+	files := make([]string, len(*j.TestResults))
+	for i, f := range *j.TestResults {
+		files[i] = f.Name
+	}
+	root := suiteRoot(files)
 	var runs []Case
 	for _, f := range *j.TestResults {
+		file := relative(f.Name, root)
 		failed := false
 		for _, a := range f.AssertionResults {
-			c, err := jestCase(f.Name, a)
+			c, err := jestCase(file, a)
 			if err != nil {
 				return nil, err
 			}
@@ -60,7 +66,7 @@ func parseJest(b []byte) (*Report, error) {
 			runs = append(runs, c)
 		}
 		if f.Status == "failed" && !failed {
-			runs = append(runs, Case{Suite: f.Name, Name: jestSuiteFailed, Outcome: Errored, Message: message(f.Message)})
+			runs = append(runs, Case{Suite: file, Name: jestSuiteFailed, Outcome: Errored, Message: message(f.Message)})
 		}
 	}
 	declared := &Declared{Tests: *j.NumTotalTests, Failed: j.NumFailedTests, Skipped: j.NumPendingTests, Todo: j.NumTodoTests}
@@ -72,7 +78,7 @@ func jestCase(file string, a jestAssertion) (Case, error) {
 	switch a.Status {
 	case "passed":
 		c.Outcome = Passed
-		c.Flaky = len(a.RetryReasons) > 0
+		c.Flaky = len(a.RetryReasons) > 0 || a.Invocations > 1 // retryReasons needs logErrorsBeforeRetry
 	case "failed":
 		c.Outcome = Failed
 		c.Message = message(strings.Join(a.FailureMessages, "\n"))
@@ -134,10 +140,15 @@ func parseMocha(b []byte) (*Report, error) {
 		pending[t.key()] = true
 	}
 	tests := make(map[string]bool, len(*m.Tests))
+	files := make([]string, 0, len(*m.Tests)+len(m.Failures))
+	for _, t := range append(*m.Tests, m.Failures...) {
+		files = append(files, t.File)
+	}
+	root := suiteRoot(files)
 	var runs []Case
 	for _, t := range *m.Tests {
 		tests[t.key()] = true
-		c := Case{Suite: t.File, Name: t.FullTitle, Outcome: Passed, Duration: seconds(t.Duration / 1000), Attempts: t.CurrentRetry + 1}
+		c := Case{Suite: relative(t.File, root), Name: t.FullTitle, Outcome: Passed, Duration: seconds(t.Duration / 1000), Attempts: t.CurrentRetry + 1}
 		switch {
 		case pending[t.key()]:
 			c.Outcome = Skipped
@@ -150,7 +161,7 @@ func parseMocha(b []byte) (*Report, error) {
 	}
 	for _, t := range m.Failures {
 		if !tests[t.key()] { // a failing hook ("before all" hook …) is no test of its own
-			runs = append(runs, Case{Suite: t.File, Name: t.FullTitle, Outcome: Errored, Message: t.errMessage()})
+			runs = append(runs, Case{Suite: relative(t.File, root), Name: t.FullTitle, Outcome: Errored, Message: t.errMessage()})
 		}
 	}
 	declared := &Declared{Tests: m.Stats.Tests, Failed: m.Stats.Failures, Skipped: m.Stats.Pending}
@@ -179,4 +190,42 @@ func detectJSON(t []byte) (string, error) {
 		return FormatMocha, nil
 	}
 	return "", fmt.Errorf("%w: JSON is neither Jest (testResults), mocha (stats, tests) nor go test -json (Action)", ErrUnknownFormat)
+}
+
+// suiteRoot returns the directory the absolute test file paths of a report share, with its
+// trailing separator, or "" when a path is relative or they share none: the root a JavaScript
+// runner writes its absolute paths under (Jest's rootDir, mocha's working directory), so that
+// a suite run from another folder keeps its test IDs.
+func suiteRoot(paths []string) string {
+	root := ""
+	for i, p := range paths {
+		if !absolute(p) {
+			return ""
+		}
+		dir := p[:strings.LastIndexAny(p, `/\`)+1]
+		if i == 0 {
+			root = dir
+			continue
+		}
+		n := 0
+		for n < len(root) && n < len(dir) && root[n] == dir[n] {
+			n++
+		}
+		root = root[:strings.LastIndexAny(root[:n], `/\`)+1]
+	}
+	return root
+}
+
+// absolute reports whether p is an absolute POSIX or Windows path.
+func absolute(p string) bool {
+	return strings.HasPrefix(p, "/") ||
+		len(p) > 2 && p[1] == ':' && (p[2] == '\\' || p[2] == '/') && ('a' <= p[0]|32 && p[0]|32 <= 'z')
+}
+
+// relative returns path relative to root, with "/" as its separator.
+func relative(path, root string) string {
+	if root == "" || !strings.HasPrefix(path, root) {
+		return path
+	}
+	return strings.ReplaceAll(path[len(root):], `\`, "/")
 }

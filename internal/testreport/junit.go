@@ -159,7 +159,7 @@ func parseJUnit(b []byte) (*Report, error) {
 	case p.rootDecl.any:
 		declared = &p.rootDecl.Declared
 	}
-	return newReport(FormatJUnit, p.runs, true, declared), nil
+	return newReport(FormatJUnit, p.runs, false, declared), nil
 }
 
 func (p *junitParser) root() (xml.StartElement, error) {

@@ -534,6 +534,29 @@ func TestZoo(t *testing.T) {
 				return o, n, writePolicy(t, basePol+"harden:\n  allowShell: true\n"+signaturesNotUsed+
 					"functional:\n  command: [/bin/sh, /tests/suite.sh]\n  format: tap\n")
 			}},
+		{name: "one parameterised invocation fails", fault: "a TestNG data-provider test (JUnit XML): 1 of its 10 invocations fails, all 10 with one classname and name", plan: "minor", decision: "NO-GO", layer: 3, check: "suite",
+			pair: func(t *testing.T) (string, string, string) {
+				report := func(side string) []testenv.TestAppFile {
+					b, err := os.ReadFile(filepath.Join("..", "..", "internal", "testreport", "testdata", "junit", "testng-data-provider-"+side+".xml"))
+					if err != nil {
+						t.Fatal(err)
+					}
+					return []testenv.TestAppFile{{Path: "/tests", Dir: true}, {Path: "/tests/junit.xml", Body: b}}
+				}
+				old := app("1.4.2", testenv.TestAppOptions{Shell: true, Files: report("old")}, base...)
+				new := app("1.5.0", testenv.TestAppOptions{Shell: true, Files: report("new")}, base...)
+				o, n, _ := pushPair(t, repoOf(t), old, new, "1.4.2", "1.5.0")
+				return o, n, writePolicy(t, basePol+"harden:\n  allowShell: true\n"+
+					"functional:\n  command: [/bin/busybox, cat, /tests/junit.xml]\n  format: junit\n")
+			},
+			also: func(sum map[string]any) string {
+				for _, r := range reasonList(sum) {
+					if r["layer"] == 3.0 && strings.Contains(fmt.Sprint(r["message"]), "CompressorCodecTest/testCompressDecompress#4") {
+						return ""
+					}
+				}
+				return fmt.Sprintf("no L3 reason names the failing fourth invocation: %v", reasonList(sum))
+			}},
 		{name: "unsigned image", fault: "1.4.3 pushed without a signature; harden.signature.required", plan: "patch", decision: "NO-GO", layer: 5, check: "signature",
 			pair: func(t *testing.T) (string, string, string) {
 				o, n, repo := pushPair(t, repoOf(t), good, app("1.4.3", testenv.TestAppOptions{}, base...), "1.4.2", "1.4.3")

@@ -44,11 +44,12 @@ const CheckSuite = "suite"
 var ErrTimeout = errors.New("test suite timed out")
 
 // Data is the machine-readable evidence of the suite check (Result.Data): both reports, as
-// parsed (reruns merged), and their per-test comparison. Old is nil without an OLD image.
+// parsed (reruns merged), and their per-test comparison. Old is nil without an OLD image. In
+// JSON it is written compactly (see MarshalJSON): each test once, the unchanged ones counted.
 type Data struct {
-	Old   *testreport.Report `json:"old"`
-	New   *testreport.Report `json:"new"`
-	Delta testreport.Delta   `json:"delta"`
+	Old   *testreport.Report
+	New   *testreport.Report
+	Delta testreport.Delta
 }
 
 // New returns Layer 3's checks for a run: one check, "suite". Without functional.command or

@@ -66,9 +66,9 @@ func (c *suiteCheck) suite(ctx context.Context, env *check.Env, img *image.Image
 		if err != nil {
 			return nil, src, err
 		}
-		rep, err := testreport.Parse(bytes.NewReader(r.report), c.f.Format)
+		rep, err := readReport(r.report, c.f.Format, src)
 		if err != nil {
-			return nil, src, fmt.Errorf("read the report (%s): %w%s", src.String(orDetect(c.f.Format)), err, r.tail())
+			return nil, src, fmt.Errorf("%w%s", err, r.tail())
 		}
 		if r.exitCode != 0 && !anyBad(rep) {
 			return nil, src, fmt.Errorf("the suite exited with code %d but its report shows no failure: the report may be incomplete%s", r.exitCode, r.tail())
@@ -86,11 +86,21 @@ func (c *suiteCheck) suite(ctx context.Context, env *check.Env, img *image.Image
 	return first, src, nil
 }
 
-func orDetect(format string) string {
+// readReport parses a report of the given format, detecting it when format is "", and names
+// the format it read (or failed to read) and where the report came from in an error.
+func readReport(b []byte, format string, src source) (*testreport.Report, error) {
 	if format == "" {
-		return "detected"
+		f, err := testreport.Detect(b)
+		if err != nil {
+			return nil, fmt.Errorf("read the report (%s): %w", src.String("unrecognised"), err)
+		}
+		format = f
 	}
-	return format
+	rep, err := testreport.Parse(bytes.NewReader(b), format)
+	if err != nil {
+		return nil, fmt.Errorf("read the report (%s): %w", src.String(format), err)
+	}
+	return rep, nil
 }
 
 func (c *suiteCheck) source() source {
