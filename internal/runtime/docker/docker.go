@@ -13,6 +13,7 @@ package docker
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -112,8 +113,12 @@ func New(ctx context.Context, opts ...Option) (*Runtime, error) {
 	if o.log == nil {
 		o.log = slog.New(slog.DiscardHandler)
 	}
-	// The client's own transport, with every answer bounded; the host options configure its dialer.
-	hc := &http.Client{Transport: &http.Transport{ResponseHeaderTimeout: o.call, MaxIdleConns: 6, IdleConnTimeout: 30 * time.Second}}
+	// The client's own transport, with every answer bounded; the host options configure its
+	// dialer. TLSNextProto is set (no HTTP/2) because the client clones the transport, and a
+	// clone of one without it gets a TLS config, which makes the client speak https to a plain
+	// socket; $DOCKER_TLS_VERIFY still sets TLS up.
+	hc := &http.Client{Transport: &http.Transport{ResponseHeaderTimeout: o.call, MaxIdleConns: 6, IdleConnTimeout: 30 * time.Second,
+		TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{}}}
 	copts := []client.Opt{client.WithHTTPClient(hc), client.WithHost(client.DefaultDockerHost), client.FromEnv}
 	if o.host != "" {
 		copts = append(copts, client.WithHost(o.host))
