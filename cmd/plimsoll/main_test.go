@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/plimsoll/plimsoll/internal/cli"
@@ -36,5 +39,24 @@ func TestExitCode(t *testing.T) {
 		if got := exitCode(tt.err, tt.interrupted); got != tt.want {
 			t.Errorf("%s: exitCode = %d, want %d", tt.name, got, tt.want)
 		}
+	}
+}
+
+// TestInterruptedLine: a run stopped by a signal says which signal, what it removed and what may
+// be left, never just "context canceled".
+func TestInterruptedLine(t *testing.T) {
+	cause := interruption{syscall.SIGTERM}
+	got := interruptedLine(cause, fmt.Errorf("smoke: %w", context.Canceled), []string{"plimsoll-r1-new-abc", "plimsoll-r1-old-def"}, nil)
+	want := "interrupted by SIGTERM; removed 2 containers: plimsoll-r1-new-abc, plimsoll-r1-old-def"
+	if got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+	got = interruptedLine(interruption{os.Interrupt}, errors.New("remove x: engine hung"), nil, []string{"plimsoll-r1-new-abc"})
+	want = "interrupted by SIGINT (remove x: engine hung); no containers to remove; 1 container may be left: plimsoll-r1-new-abc; `plimsoll gc` removes them"
+	if got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+	if got := secondSignal(syscall.SIGTERM, []string{"a", "b"}); !strings.Contains(got, "second SIGTERM") || !strings.Contains(got, "a, b") || !strings.Contains(got, "plimsoll gc") {
+		t.Errorf("secondSignal = %q", got)
 	}
 }

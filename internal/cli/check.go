@@ -81,7 +81,7 @@ func runCheck(cmd *cobra.Command, f *checkFlags, args []string) error {
 	if err != nil {
 		return err
 	}
-	pol, err := f.policy()
+	pol, err := f.policy(cmd.Context())
 	if err != nil {
 		return err
 	}
@@ -121,10 +121,11 @@ func runCheck(cmd *cobra.Command, f *checkFlags, args []string) error {
 	if !f.noProgress {
 		req.Emit = newProgress(stderr).event
 	}
-	rep, err := gate.Check(cmd.Context(), req)
-	if err != nil {
-		return err
+	rep, stopped := gate.Check(cmd.Context(), req)
+	if rep == nil {
+		return stopped
 	}
+	// A run stopped by a signal (stopped != nil) still reports and records its ERROR verdict.
 	if enc.Format() == "text" && isTerminal(cmd.OutOrStdout()) {
 		enc = report.Text{Color: true}
 	}
@@ -143,6 +144,9 @@ func runCheck(cmd *cobra.Command, f *checkFlags, args []string) error {
 	if err := record(cmd.Context(), storeDSN(f.store), rep); err != nil {
 		// The verdict stands without its record: say so, and go on.
 		fmt.Fprintf(stderr, "plimsoll: warning: run %s not recorded: %v\n", rep.RunID, err)
+	}
+	if stopped != nil {
+		return stopped
 	}
 	if rep.Verdict.Decision != verdict.Go {
 		d := &DecisionError{Decision: rep.Verdict.Decision, Summary: rep.Verdict.Summary}

@@ -155,3 +155,22 @@ func TestProfile(t *testing.T) {
 		t.Errorf("--profile naming a file: err = %v, want a usage error", err)
 	}
 }
+
+// TestServeRefusesWeakTokens: a token of spaces or of a few characters is refused before
+// anything listens, with the reason.
+func TestServeRefusesWeakTokens(t *testing.T) {
+	for _, args := range [][]string{
+		{"serve", "--addr", "0.0.0.0:0", "--token", " "},
+		{"serve", "--addr", "0.0.0.0:0", "--token", "                    "},
+		{"serve", "--addr", "127.0.0.1:0", "--token", "short"},
+	} {
+		_, _, err := execute(t, args...)
+		if !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "at least 16") {
+			t.Errorf("%q: err = %v, want a usage error saying a token needs at least 16 characters", args, err)
+		}
+	}
+	t.Setenv("PLIMSOLL_SERVE_TOKEN", "\t")
+	if _, _, err := execute(t, "serve", "--addr", "0.0.0.0:0"); !errors.Is(err, ErrUsage) {
+		t.Errorf("$PLIMSOLL_SERVE_TOKEN of a tab: err = %v, want a usage error", err)
+	}
+}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -41,11 +42,11 @@ func (c *common) register(cmd *cobra.Command) {
 	fl.BoolVarP(&c.verbose, "verbose", "v", false, "log diagnostics to stderr")
 }
 
-func (c *common) policy() (*config.Policy, error) {
+func (c *common) policy(ctx context.Context) (*config.Policy, error) {
 	if c.policyPath == "" {
 		return config.Default(), nil
 	}
-	p, err := config.Load(c.policyPath)
+	p, err := config.Load(ctx, c.policyPath)
 	if err != nil && !errors.Is(err, config.ErrInvalid) {
 		return nil, fmt.Errorf("%w: %v", ErrUsage, err) // a policy file that cannot be read is a usage error
 	}

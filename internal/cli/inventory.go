@@ -84,7 +84,7 @@ a floating reference is found, for CI.`,
 				}
 				return fmt.Errorf("%w: %d found", ErrUnpinned, len(floating))
 			}
-			pol, err := c.policy()
+			pol, err := c.policy(cmd.Context())
 			if err != nil {
 				return err
 			}

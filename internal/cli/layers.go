@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/plimsoll/plimsoll/internal/check"
 	"github.com/plimsoll/plimsoll/internal/check/functional"
@@ -82,7 +83,7 @@ func (c *composer) layers(ctx context.Context, p plan.Plan, run []check.Layer, p
 		ls[check.L5Harden] = gate.Layer{Checks: l5}
 		return ls
 	}
-	rt, err := c.startEngine(ctx)
+	rt, err := c.startEngine(ctx, pol.App.EngineTimeout)
 	if err != nil {
 		ls[check.L2Smoke] = gate.Layer{Checks: []check.Check{unavailable{"engine", err}}}
 		ls[check.L3Functional] = gate.Layer{Checks: []check.Check{unavailable{"engine", err}}}
@@ -133,11 +134,11 @@ func (c *composer) soakLayer(ctx context.Context, rt *docker.Runtime, p plan.Pla
 
 // startEngine connects to the Docker engine once per run and removes the containers that
 // runs killed before they could clean up left behind.
-func (c *composer) startEngine(ctx context.Context) (*docker.Runtime, error) {
+func (c *composer) startEngine(ctx context.Context, callTimeout time.Duration) (*docker.Runtime, error) {
 	if c.engine != nil || c.engineErr != nil {
 		return c.engine, c.engineErr
 	}
-	c.engine, c.engineErr = docker.New(ctx, docker.WithLogger(c.log))
+	c.engine, c.engineErr = docker.New(ctx, docker.WithLogger(c.log), docker.WithCallTimeout(callTimeout))
 	if c.engineErr == nil {
 		if removed, err := c.engine.GC(ctx, docker.GCOptions{}); err != nil {
 			c.log.Warn("removing containers of dead runs failed", "err", err)

@@ -39,7 +39,7 @@ also counts, per image, how many references in use are already on the newest app
 			if err != nil {
 				return err
 			}
-			pol, err := c.policy()
+			pol, err := c.policy(cmd.Context())
 			if err != nil {
 				return err
 			}

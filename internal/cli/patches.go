@@ -83,7 +83,7 @@ func runPatches(cmd *cobra.Command, f *patchesFlags, args []string) error {
 	if err != nil {
 		return err
 	}
-	pol, err := c.policy()
+	pol, err := c.policy(cmd.Context())
 	if err != nil {
 		return err
 	}

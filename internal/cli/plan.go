@@ -30,7 +30,7 @@ When the tag and the content disagree, the riskier reading wins and the plan say
 			if output != "text" && output != "json" {
 				return fmt.Errorf("%w: --output %q: use text or json", ErrUsage, output)
 			}
-			pol, err := c.policy()
+			pol, err := c.policy(cmd.Context())
 			if err != nil {
 				return err
 			}

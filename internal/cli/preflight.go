@@ -80,7 +80,7 @@ func runPreflight(cmd *cobra.Command, o preflightOpts) error {
 	case o.output != "text" && o.output != "json":
 		return fmt.Errorf("%w: -o %s: want text or json", ErrUsage, o.output)
 	}
-	pol, err := o.policy()
+	pol, err := o.policy(cmd.Context())
 	if err != nil {
 		return err
 	}

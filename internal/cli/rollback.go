@@ -126,7 +126,7 @@ func runRollback(cmd *cobra.Command, args []string, o rollbackOpts) error {
 		names[i] = n
 	}
 	log := (&common{verbose: o.verbose}).logger(cmd.ErrOrStderr())
-	pol, err := o.fb.policy()
+	pol, err := o.fb.policy(cmd.Context())
 	if err != nil {
 		return err
 	}

@@ -126,7 +126,7 @@ func runRollout(cmd *cobra.Command, arg string, o rolloutOpts) error {
 	case o.image == "" && !o.revert && !o.finish:
 		return fmt.Errorf("%w: --image is required", ErrUsage)
 	}
-	pol, err := o.fb.policy()
+	pol, err := o.fb.policy(cmd.Context())
 	if err != nil {
 		return err
 	}

@@ -30,7 +30,8 @@ severity, regressions, changelog). The same data is JSON under /api/runs, /api/r
 /api/trends?image=REPO and /api/ledger. Nothing can be changed through it.
 
 Listening beyond loopback needs a token (--token or $PLIMSOLL_SERVE_TOKEN), sent as
-"Authorization: Bearer TOKEN" or once in a browser as ?token=TOKEN.`,
+"Authorization: Bearer TOKEN" or once in a browser as ?token=TOKEN. A token has at least 16
+characters that are not spaces, and no leading or trailing white space.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if token == "" {
@@ -43,7 +44,12 @@ Listening beyond loopback needs a token (--token or $PLIMSOLL_SERVE_TOKEN), sent
 			if !loopback && token == "" {
 				return fmt.Errorf("%w: --addr %s listens beyond loopback: set --token or $PLIMSOLL_SERVE_TOKEN", ErrUsage, addr)
 			}
-			pol, err := c.policy()
+			if token != "" {
+				if err := serve.CheckToken(token); err != nil {
+					return fmt.Errorf("%w: --token or $PLIMSOLL_SERVE_TOKEN: %w", ErrUsage, err)
+				}
+			}
+			pol, err := c.policy(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -69,7 +75,7 @@ Listening beyond loopback needs a token (--token or $PLIMSOLL_SERVE_TOKEN), sent
 	fl.StringVar(&dsn, "store", "", storeHelp)
 	fl.StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on (port 0 picks a free one)")
 	fl.StringVarP(&c.policyPath, "policy", "p", "", "policy file (its patches.regressionWindow, for the ledger); default: the built-in seed policy")
-	fl.StringVar(&token, "token", "", "require this token on every request (default $PLIMSOLL_SERVE_TOKEN)")
+	fl.StringVar(&token, "token", "", "require this token (at least 16 non-space characters) on every request (default $PLIMSOLL_SERVE_TOKEN)")
 	return cmd
 }
 

@@ -89,7 +89,7 @@ func runSoak(cmd *cobra.Command, f *soakFlags, args []string) error {
 		defer st.Close()
 		o.Store = st
 	}
-	rt, err := docker.New(ctx, docker.WithLogger(log))
+	rt, err := docker.New(ctx, docker.WithLogger(log), docker.WithCallTimeout(o.App.EngineTimeout))
 	if err != nil {
 		return err
 	}
@@ -121,7 +121,7 @@ func runSoak(cmd *cobra.Command, f *soakFlags, args []string) error {
 
 // startOptions prepares a new soak from the images and the policy.
 func (f *soakFlags) startOptions(ctx context.Context, o *soak.Options, args []string) error {
-	pol, err := f.policy()
+	pol, err := f.policy(ctx)
 	if err != nil {
 		return err
 	}

@@ -36,6 +36,10 @@ type App struct {
 	Memory string  `yaml:"memory"`
 	// Health says when the app is up.
 	Health Health `yaml:"health"`
+	// EngineTimeout is how long one call to the container engine (create, inspect, stop,
+	// remove, list…) may wait for its answer before it fails as hung (0: the default, 60s), so that an
+	// engine that stops answering ends the run long before its time budget does.
+	EngineTimeout time.Duration `yaml:"engineTimeout"`
 }
 
 // Health is how to tell the app is up. With nothing set, the image's own HEALTHCHECK is used if
@@ -181,6 +185,9 @@ func (a App) problems(path string) []*Problem {
 	}
 	if a.CPUs < 0 {
 		ps = append(ps, &Problem{Path: path + ".cpus", Msg: "negative"})
+	}
+	if a.EngineTimeout < 0 || a.EngineTimeout > 0 && a.EngineTimeout < time.Second {
+		ps = append(ps, &Problem{Path: path + ".engineTimeout", Msg: fmt.Sprintf("%s: at least 1s", a.EngineTimeout)})
 	}
 	if _, err := ParseBytes(a.Memory); err != nil {
 		ps = append(ps, &Problem{Path: path + ".memory", Msg: err.Error()})

@@ -8,9 +8,9 @@
 package config
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -104,22 +104,24 @@ func Default() *Policy {
 	return &Policy{
 		APIVersion: APIVersion, Kind: KindPolicy,
 		Vulnerabilities: Vulnerabilities{FailOn: "high"},
-		App:             App{CPUs: 2, Memory: "1g", Health: Health{Timeout: 30 * time.Second, Interval: 250 * time.Millisecond}},
-		Smoke:           Smoke{StayUp: 2 * time.Second},
-		Functional:      DefaultFunctional(),
-		Perf:            DefaultPerf(),
-		Harden:          Harden{UID: 65532, ReadOnlyRoot: true, SBOM: SBOMRule{Required: true}},
+		App: App{CPUs: 2, Memory: "1g", Health: Health{Timeout: 30 * time.Second, Interval: 250 * time.Millisecond},
+			EngineTimeout: time.Minute},
+		Smoke:      Smoke{StayUp: 2 * time.Second},
+		Functional: DefaultFunctional(),
+		Perf:       DefaultPerf(),
+		Harden:     Harden{UID: 65532, ReadOnlyRoot: true, SBOM: SBOMRule{Required: true}},
 	}
 }
 
 // Load reads and validates the policy file at path. An unreadable file is an I/O error
-// (fs.ErrNotExist and the like), an invalid one wraps ErrInvalid.
-func Load(path string) (*Policy, error) {
-	b, err := os.ReadFile(path)
+// (fs.ErrNotExist and the like), an invalid one, or one larger than MaxFileBytes, wraps
+// ErrInvalid. It stops, returning ctx's error, when ctx ends.
+func Load(ctx context.Context, path string) (*Policy, error) {
+	b, err := ReadFile(ctx, path, "policy")
 	if err != nil {
-		return nil, fmt.Errorf("read policy: %w", err)
+		return nil, err
 	}
-	p, err := parse(b, path)
+	p, err := parse(ctx, b, path)
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +132,7 @@ func Load(path string) (*Policy, error) {
 }
 
 // Parse reads and validates a policy.
-func Parse(b []byte) (*Policy, error) { return parse(b, "") }
+func Parse(b []byte) (*Policy, error) { return parse(context.Background(), b, "") }
 
 // Validate returns every problem of p joined, each wrapping ErrInvalid; nil for a valid policy.
 func (p *Policy) Validate() error { return join(p.problems()) }
@@ -279,9 +281,11 @@ func (v Vulnerabilities) problems(path string) []*Problem {
 	return append(ps, names(v.Ignore, path+".ignore", "vulnerability ID")...)
 }
 
-// names checks a list of names: none empty, none with spaces, none twice.
+// names checks a list of names: none empty, none with spaces, none twice. It takes time linear
+// in the list's length: an ignore list may hold a hundred thousand IDs.
 func names(list []string, path, what string) []*Problem {
 	var ps []*Problem
+	seen := make(map[string]bool, len(list))
 	for i, n := range list {
 		at := fmt.Sprintf("%s[%d]", path, i)
 		switch {
@@ -289,9 +293,10 @@ func names(list []string, path, what string) []*Problem {
 			ps = append(ps, &Problem{Path: at, Msg: "empty " + what})
 		case strings.ContainsFunc(n, func(r rune) bool { return r == ' ' || r == '\t' || r == '\n' || r == '\r' }):
 			ps = append(ps, &Problem{Path: at, Msg: fmt.Sprintf("%q: a %s has no spaces", n, what)})
-		case slices.Index(list, n) < i:
+		case seen[n]:
 			ps = append(ps, &Problem{Path: at, Msg: fmt.Sprintf("%q given twice", n)})
 		}
+		seen[n] = true
 	}
 	return ps
 }

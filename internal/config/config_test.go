@@ -210,7 +210,7 @@ func TestValidateBuiltPolicy(t *testing.T) {
 }
 
 func TestExamplePolicy(t *testing.T) {
-	p, err := Load(filepath.Join("..", "..", "examples", "policy.yaml"))
+	p, err := Load(t.Context(), filepath.Join("..", "..", "examples", "policy.yaml"))
 	if err != nil {
 		t.Fatalf("examples/policy.yaml: %v", err)
 	}
@@ -255,7 +255,7 @@ func TestLoad(t *testing.T) {
 	if err := os.WriteFile(path, []byte(header+"vulnerabilities: {db: grype/db}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p, err := Load(path)
+	p, err := Load(t.Context(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,11 +267,11 @@ func TestLoad(t *testing.T) {
 	if err := os.WriteFile(bad, []byte(header+"diff: {x: 1}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Load(bad); !errors.Is(err, ErrInvalid) || err.Error() != bad+":3: diff.x: unknown field: use allowRemoved, allowAdded, criticalComponents" {
+	if _, err := Load(t.Context(), bad); !errors.Is(err, ErrInvalid) || err.Error() != bad+":3: diff.x: unknown field: use allowRemoved, allowAdded, criticalComponents" {
 		t.Errorf("Load(bad) = %v", err)
 	}
 
-	_, err = Load(filepath.Join(dir, "missing.yaml"))
+	_, err = Load(t.Context(), filepath.Join(dir, "missing.yaml"))
 	if !errors.Is(err, fs.ErrNotExist) || errors.Is(err, ErrInvalid) {
 		t.Errorf("Load(missing) = %v, want fs.ErrNotExist and not ErrInvalid", err)
 	}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -16,14 +17,17 @@ import (
 )
 
 // parse decodes b strictly over the defaults and validates the result. file names the
-// policy in problems, "" for none.
-func parse(b []byte, file string) (*Policy, error) {
+// policy in problems, "" for none. It stops, returning ctx's error, when ctx ends.
+func parse(ctx context.Context, b []byte, file string) (*Policy, error) {
 	root, problems := readDocument(b)
 	p := Default()
 	if root != nil {
 		p.Kind = "" // the file must say it
-		d := decoder{lines: map[string]int{}}
+		d := decoder{lines: map[string]int{}, done: ctx.Done()}
 		d.decode(root, reflect.ValueOf(p).Elem(), "")
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("decode policy: %w", err)
+		}
 		problems = d.problems
 		for _, vp := range p.problems() {
 			vp.Line = d.line(vp.Path)
@@ -114,7 +118,18 @@ func yamlProblem(err error) *Problem {
 // ends whatever aliases the document holds.
 type decoder struct {
 	problems []*Problem
-	lines    map[string]int // the line of each path decoded
+	lines    map[string]int  // the line of each path decoded
+	done     <-chan struct{} // closed when decoding is to stop
+}
+
+// stopped reports whether decoding is to stop (its context ended).
+func (d *decoder) stopped() bool {
+	select {
+	case <-d.done:
+		return true
+	default:
+		return false
+	}
 }
 
 func (d *decoder) add(path string, line int, format string, args ...any) {
@@ -184,6 +199,9 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		}
 		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 		for i, c := range n.Content {
+			if d.stopped() {
+				return
+			}
 			d.decode(c, s.Index(i), fmt.Sprintf("%s[%d]", path, i))
 		}
 		v.Set(s)
@@ -200,7 +218,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 // pairs calls f for each key of mapping n, after a problem for any key given twice.
 func (d *decoder) pairs(n *yaml.Node, path string, f func(key string, kn, vn *yaml.Node)) {
 	seen := map[string]int{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
+	for i := 0; i+1 < len(n.Content) && !d.stopped(); i += 2 {
 		kn, vn := n.Content[i], n.Content[i+1]
 		if kn.Kind != yaml.ScalarNode {
 			d.add(path, kn.Line, "a key must be a single value")

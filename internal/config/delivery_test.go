@@ -95,7 +95,7 @@ func TestDeliveryProblems(t *testing.T) {
 }
 
 func TestExampleDelivery(t *testing.T) {
-	p, err := Load(filepath.Join("..", "..", "examples", "policy.yaml"))
+	p, err := Load(t.Context(), filepath.Join("..", "..", "examples", "policy.yaml"))
 	if err != nil {
 		t.Fatalf("examples/policy.yaml: %v", err)
 	}

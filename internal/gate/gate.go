@@ -54,16 +54,22 @@ type Layer struct {
 }
 
 // runLayers runs the planned layers in order. excluded layers were narrowed away by the user.
-// It returns one report.Layer for every layer, the runs for the verdict and all results. Only
-// cancellation of ctx is returned as an error: a failing check is a result.
+// It returns one report.Layer for every layer, the runs for the verdict and all results. When
+// ctx ends (a signal, the time budget) the check that was running becomes an ERROR result
+// saying why it stopped and the layers after it are not run; only cancellation, not the
+// budget, is also returned as an error, with everything else.
 func runLayers(ctx context.Context, env *check.Env, avail Layers, planned, excluded []check.Layer, emit func(Event)) ([]report.Layer, []verdict.LayerRun, []check.Result, error) {
 	var (
 		layers  []report.Layer
 		runs    []verdict.LayerRun
 		results []check.Result
+		stopped string // why the run stopped, once it has
 	)
 	for _, l := range check.AllLayers {
 		rl := report.Layer{Layer: l, Name: l.Name(), Results: []check.Result{}}
+		if stopped == "" && ctx.Err() != nil {
+			stopped = stopCause(ctx)
+		}
 		switch {
 		case !slices.Contains(planned, l):
 			rl.State, rl.Status, rl.Why = report.StateNotPlanned, check.StatusSkipped, "not called for by the plan"
@@ -73,15 +79,12 @@ func runLayers(ctx context.Context, env *check.Env, avail Layers, planned, exclu
 		case len(avail[l].Checks) == 0:
 			rl.State, rl.Status, rl.Why = report.StateNotRun, check.StatusSkipped, "not available in this build of plimsoll"
 			runs = append(runs, verdict.LayerRun{Layer: l, Why: rl.Why})
+		case stopped != "":
+			rl.State, rl.Status, rl.Why = report.StateNotRun, check.StatusSkipped, "not run: "+stopped
+			runs = append(runs, verdict.LayerRun{Layer: l, Why: rl.Why})
 		default:
-			if err := ctx.Err(); err != nil {
-				return nil, nil, nil, err
-			}
 			start := time.Now()
-			res, err := runLayer(ctx, env, l, avail[l], emit)
-			if err != nil {
-				return nil, nil, nil, err
-			}
+			res := runLayer(ctx, env, l, avail[l], emit)
 			rl.Status = layerStatus(res)
 			rl.Results = append(rl.Results, res...)
 			results = append(results, res...)
@@ -102,7 +105,19 @@ func runLayers(ctx context.Context, env *check.Env, avail Layers, planned, exclu
 		}
 		layers = append(layers, rl)
 	}
+	if err := ctx.Err(); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return layers, runs, results, err
+	}
 	return layers, runs, results, nil
+}
+
+// stopCause says why ctx ended: the cause it was given ("interrupted by SIGTERM", "the time
+// budget of 15m0s ran out"), else its error.
+func stopCause(ctx context.Context) string {
+	if c := context.Cause(ctx); c != nil {
+		return c.Error()
+	}
+	return "stopped"
 }
 
 // layerStatus is the worst status of a layer's results, where a skipped check counts only
@@ -120,9 +135,10 @@ func layerStatus(res []check.Result) check.Status {
 	return worst
 }
 
-// runLayer runs the checks of one layer in order and then releases what they share. Only
-// cancellation of ctx is returned as an error.
-func runLayer(ctx context.Context, env *check.Env, l check.Layer, ly Layer, emit func(Event)) (results []check.Result, err error) {
+// runLayer runs the checks of one layer in order and then releases what they share. When ctx
+// ends, the check that was running, if it could not finish, is an ERROR result saying why it
+// stopped, and the layer's other checks are not run.
+func runLayer(ctx context.Context, env *check.Env, l check.Layer, ly Layer, emit func(Event)) (results []check.Result) {
 	if ly.Close != nil {
 		defer func() {
 			if cerr := ly.Close(context.WithoutCancel(ctx)); cerr != nil {
@@ -132,17 +148,20 @@ func runLayer(ctx context.Context, env *check.Env, l check.Layer, ly Layer, emit
 	}
 	emit(Event{Kind: EventLayerStart, Layer: l, Total: len(ly.Checks)})
 	for i, c := range ly.Checks {
+		if ctx.Err() != nil {
+			break
+		}
 		emit(Event{Kind: EventCheckStart, Layer: l, Check: c.Name(), Index: i + 1, Total: len(ly.Checks)})
 		cs := time.Now()
 		r := runOne(ctx, env, l, c)
-		if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return nil, ctx.Err()
+		if ctx.Err() != nil && r.Status == check.StatusError {
+			r.Message = fmt.Sprintf("stopped while %s/%s ran: %s (%s)", l.Name(), c.Name(), stopCause(ctx), r.Message)
 		}
 		emit(Event{Kind: EventCheckDone, Layer: l, Check: c.Name(), Status: r.Status, Elapsed: time.Since(cs),
 			Index: i + 1, Total: len(ly.Checks), Message: r.Message})
 		results = append(results, r)
 	}
-	return results, nil
+	return results
 }
 
 // runOne runs one check, turning an error or a panic into an ERROR result that says so.

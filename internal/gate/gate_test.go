@@ -3,6 +3,7 @@ package gate
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/plimsoll/plimsoll/internal/report"
 	"github.com/plimsoll/plimsoll/internal/testenv"
 	"github.com/plimsoll/plimsoll/internal/timing"
+	"github.com/plimsoll/plimsoll/internal/verdict"
 )
 
 // fake is a check whose behaviour the test sets.
@@ -136,6 +138,56 @@ func TestRunOneTurnsErrorsAndPanicsIntoResults(t *testing.T) {
 	}
 }
 
+// TestStoppedRunStillReports: a run stopped by a signal or by its budget while a check waits
+// (an engine that stopped answering) still reports: verdict ERROR, the check that was running
+// and why it stopped, the layers after it not run.
+func TestStoppedRunStillReports(t *testing.T) {
+	hung := fake{name: "hung", run: func(ctx context.Context) (check.Result, error) {
+		<-ctx.Done()
+		return check.Result{}, fmt.Errorf("inspect container: %w", ctx.Err())
+	}}
+	for _, tc := range []struct {
+		name    string
+		ctx     func() (context.Context, context.CancelFunc)
+		wantErr error
+		why     string
+	}{
+		{"budget", func() (context.Context, context.CancelFunc) {
+			return context.WithTimeoutCause(context.Background(), 50*time.Millisecond, errors.New("the time budget of 50ms ran out"))
+		}, nil, "the time budget of 50ms ran out"},
+		{"signal", func() (context.Context, context.CancelFunc) {
+			ctx, cancel := context.WithCancelCause(context.Background())
+			time.AfterFunc(50*time.Millisecond, func() { cancel(errors.New("interrupted by SIGTERM")) })
+			return ctx, func() { cancel(nil) }
+		}, context.Canceled, "interrupted by SIGTERM"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := tc.ctx()
+			defer cancel()
+			layers, runs, results, err := runLayers(ctx, env(), Layers{
+				check.L1Diff:   {Checks: []check.Check{status(check.StatusPass)}},
+				check.L2Smoke:  {Checks: []check.Check{status(check.StatusPass), hung, status(check.StatusPass)}},
+				check.L5Harden: {Checks: []check.Check{status(check.StatusPass)}},
+			}, []check.Layer{check.L1Diff, check.L2Smoke, check.L5Harden}, nil, func(Event) {})
+			if !errors.Is(err, tc.wantErr) || tc.wantErr == nil && err != nil {
+				t.Fatalf("err = %v, want %v", err, tc.wantErr)
+			}
+			last := results[len(results)-1]
+			if len(results) != 3 || last.Check != "hung" || last.Status != check.StatusError ||
+				!strings.Contains(last.Message, "smoke/hung") || !strings.Contains(last.Message, tc.why) {
+				t.Errorf("results = %+v, want the hung check last, ERROR, saying where and why it stopped", results)
+			}
+			l5 := layers[check.L5Harden-1]
+			if l5.State != report.StateNotRun || !strings.Contains(l5.Why, tc.why) {
+				t.Errorf("L5 = %+v, want not run because %s", l5, tc.why)
+			}
+			if v := verdict.Decide(verdict.Policy{}, runs, results); v.Decision != verdict.Error {
+				t.Errorf("verdict = %v, want ERROR", v.Decision)
+			}
+		})
+	}
+}
+
 func TestCancelStopsAndStillCleansUp(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	closedWith := context.Context(nil)
@@ -153,9 +205,14 @@ func TestCancelStopsAndStillCleansUp(t *testing.T) {
 		},
 		check.L2Smoke: {Checks: []check.Check{status(check.StatusPass)}},
 	}
-	_, _, _, err := runLayers(ctx, env(), avail, []check.Layer{check.L1Diff, check.L2Smoke}, nil, func(Event) {})
+	layers, _, _, err := runLayers(ctx, env(), avail, []check.Layer{check.L1Diff, check.L2Smoke}, nil, func(Event) {})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	// The report still shows what ran, and that L2 did not.
+	if len(layers) != len(check.AllLayers) || layers[0].State != report.StateRan || layers[1].State != report.StateNotRun ||
+		!strings.Contains(layers[1].Why, "not run: context canceled") {
+		t.Errorf("layers after a cancel = %+v", layers)
 	}
 	if second {
 		t.Error("a check ran after the run was cancelled")

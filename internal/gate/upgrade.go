@@ -57,7 +57,9 @@ var ErrNoImage = errors.New("no new image given")
 
 // Check runs the whole gate for req and returns the report. An error means no verdict could be
 // reached because of the tool or its input (an image that cannot be read); a regression is a
-// NO-GO verdict in the report, never an error. Cancellation of ctx is returned as ctx.Err().
+// NO-GO verdict in the report, never an error. A run that runs out of its time budget, or is
+// cancelled once its images are read, still has a report: verdict ERROR, with the check that
+// was running and why it stopped; cancellation also returns ctx's error beside it.
 func Check(ctx context.Context, req Request) (*report.Report, error) {
 	now := req.Now
 	if now == nil {
@@ -112,21 +114,23 @@ func Check(ctx context.Context, req Request) (*report.Report, error) {
 	runCtx := ctx
 	if budget > 0 {
 		var cancel context.CancelFunc
-		runCtx, cancel = context.WithTimeout(ctx, budget)
+		runCtx, cancel = context.WithTimeoutCause(ctx, budget, fmt.Errorf("the time budget of %s ran out", budget))
 		defer cancel()
 	}
 	env := &check.Env{Old: oldImg, New: newImg, Log: log, Timings: req.Timings}
 	layers, runs, results, err := runLayers(runCtx, env, avail, planned, excluded, emit)
-	if err != nil {
-		return nil, err
-	}
-	if ctx.Err() != nil {
-		return nil, ctx.Err()
-	}
 	results = applyPromotion(p, layers, results)
 	rep.Layers = layers
 	rep.Verdict = verdict.Decide(verdict.Policy{SameDigest: p.Kind == plan.SameDigest, Required: p.Required,
 		Promotion: p.Promotion, Warnings: downgradeReasons(p.Downgrades)}, runs, results)
+	if err != nil || runCtx.Err() != nil {
+		// Stopped by a signal or the budget: whatever the layers found, the run could not decide.
+		rep.Verdict.Decision = verdict.Error
+		rep.Verdict.Summary = "stopped before it could decide: " + stopCause(runCtx)
+		rep.FinishedAt = now()
+		rep.Timings = report.TimingsOf(req.Timings)
+		return rep, ctx.Err()
+	}
 	rep.FinishedAt = now()
 	rep.Timings = report.TimingsOf(req.Timings)
 	return rep, nil
@@ -272,6 +276,7 @@ func narrow(plannedLayers, asked []check.Layer) (planned, excluded []check.Layer
 	return planned, excluded
 }
 
+// subject is what reports and the store show of an image: its reference without credentials.
 func subject(i *image.Image) *report.Subject {
-	return &report.Subject{Ref: i.Ref, Name: i.Name, Transport: string(i.Transport), Digest: i.Digest.String()}
+	return &report.Subject{Ref: image.RedactRef(i.Ref), Name: i.Name, Transport: string(i.Transport), Digest: i.Digest.String()}
 }

@@ -97,10 +97,68 @@ func scrub(s string, secrets []string) string {
 	return s
 }
 
-var userinfo = regexp.MustCompile(`//[^/@\s]*@`)
+// digestAfterAt matches the digest that follows the "@" of REPO@DIGEST ("sha256:…").
+var digestAfterAt = regexp.MustCompile(`^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[0-9a-fA-F]{32,}`)
 
-// redactRef hides the userinfo of a URL-like reference ("https://user:pass@host/…"), which is
-// not valid reference syntax but is what a user may paste.
-func redactRef(ref string) string {
-	return userinfo.ReplaceAllString(ref, "//[redacted]@")
+// RedactRef hides the credentials a reference, or any text holding references, may carry:
+// the userinfo of a URL-like reference ("https://user:pass@host/…") and of a bare or
+// transport-prefixed one ("user:pass@host/…", "registry:user:pass@host/…"). Neither is valid
+// reference syntax, but either is what a user may paste, and it must reach no output, report
+// or store. The "@" of a digest ("app@sha256:…") is kept. It runs in linear time.
+func RedactRef(s string) string {
+	if !strings.Contains(s, "@") {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	start := 0
+	for i := 0; i <= len(s); i++ {
+		if i < len(s) && !isRefStop(s[i]) {
+			continue
+		}
+		b.WriteString(redactToken(s[start:i]))
+		if i < len(s) {
+			b.WriteByte(s[i])
+		}
+		start = i + 1
+	}
+	return b.String()
+}
+
+// redactRef is RedactRef, under the name the package's own code uses.
+func redactRef(ref string) string { return RedactRef(ref) }
+
+// isRefStop reports whether c ends a reference inside free text.
+func isRefStop(c byte) bool {
+	switch c {
+	case ' ', '\t', '\n', '\r', '"', '\'', '`', '(', ')', '<', '>', '[', ']', '{', '}', ',', ';', '=':
+		return true
+	}
+	return false
+}
+
+// redactToken hides the userinfo of one reference-like token: everything between its scheme
+// ("https://") or transport ("registry:") and its last "@" that does not start a digest.
+func redactToken(tok string) string {
+	if !strings.Contains(tok, "@") {
+		return tok
+	}
+	prefix := 0
+	if i := strings.Index(tok, "//"); i >= 0 {
+		prefix = i + 2
+	} else if scheme, _, ok := strings.Cut(tok, ":"); ok {
+		switch Transport(scheme) {
+		case OCIDir, DockerArchive:
+			return tok // a path, whose "@" is no userinfo
+		case Registry, Daemon:
+			prefix = len(scheme) + 1
+		}
+	}
+	rest := tok[prefix:]
+	for at := strings.LastIndexByte(rest, '@'); at > 0; at = strings.LastIndexByte(rest[:at], '@') {
+		if !digestAfterAt.MatchString(rest[at+1:]) {
+			return tok[:prefix] + "[redacted]" + rest[at:]
+		}
+	}
+	return tok
 }

@@ -98,13 +98,55 @@ func TestLooksLikePath(t *testing.T) {
 }
 
 func TestRedactRef(t *testing.T) {
+	const pass = "S3cr3tPassRef"
 	for in, want := range map[string]string{
-		"https://alice:hunter2@registry.example/app:1": "https://[redacted]@registry.example/app:1",
-		"registry:127.0.0.1:5000/app@" + digest:        "registry:127.0.0.1:5000/app@" + digest,
-		"alpine:3.20":                                  "alpine:3.20",
+		"https://alice:hunter2@registry.example/app:1":                "https://[redacted]@registry.example/app:1",
+		"http://alice:" + pass + "@127.0.0.1:1/x:1":                   "http://[redacted]@127.0.0.1:1/x:1",
+		"user:" + pass + "@127.0.0.1:1/x:1":                           "[redacted]@127.0.0.1:1/x:1",
+		"registry:user:" + pass + "@127.0.0.1:1/x:1":                  "registry:[redacted]@127.0.0.1:1/x:1",
+		"docker:user:" + pass + "@127.0.0.1:1/x:1":                    "docker:[redacted]@127.0.0.1:1/x:1",
+		"user@127.0.0.1:1/x:1":                                        "[redacted]@127.0.0.1:1/x:1",
+		"me@corp.example:" + pass + "@reg.example/x":                  "[redacted]@reg.example/x",
+		"user:pa/ss" + pass + "@reg.example/x":                        "[redacted]@reg.example/x",
+		"registry:user:" + pass + "@reg.example/app@" + digest:        "registry:[redacted]@reg.example/app@" + digest,
+		"could not parse reference: user:" + pass + "@h:1/x:1":        "could not parse reference: [redacted]@h:1/x:1",
+		`ref "docker:u:` + pass + `@h/x" is bad (u:` + pass + `@h/y)`: `ref "docker:[redacted]@h/x" is bad ([redacted]@h/y)`,
+		"registry:127.0.0.1:5000/app@" + digest:                       "registry:127.0.0.1:5000/app@" + digest,
+		"alpine@" + digest:                                            "alpine@" + digest,
+		"alpine:3.20":                                                 "alpine:3.20",
+		"oci-dir:/data/a@b:1":                                         "oci-dir:/data/a@b:1",
+		"docker-archive:/tmp/x@y.tar":                                 "docker-archive:/tmp/x@y.tar",
+		"":                                                            "",
 	} {
-		if got := redactRef(in); got != want {
-			t.Errorf("redactRef(%q) = %q, want %q", in, got, want)
+		got := RedactRef(in)
+		if got != want {
+			t.Errorf("RedactRef(%q) = %q, want %q", in, got, want)
+		}
+		if strings.Contains(got, pass) || strings.Contains(got, "hunter2") {
+			t.Errorf("RedactRef(%q) = %q shows the password", in, got)
+		}
+	}
+}
+
+// TestResolveHidesRefPasswords resolves every form of a reference with a password in it: the
+// error names the reference without the password.
+func TestResolveHidesRefPasswords(t *testing.T) {
+	const pass = "S3cr3tPassRef"
+	for _, ref := range []string{
+		"user:" + pass + "@127.0.0.1:1/x:1",
+		"registry:user:" + pass + "@127.0.0.1:1/x:1",
+		"docker:user:" + pass + "@127.0.0.1:1/x:1",
+		"https://user:" + pass + "@127.0.0.1:1/x:1",
+		"http://user:" + pass + "@127.0.0.1:1/x:1",
+		"registry:user:" + pass + "@127.0.0.1:1/x@" + digest,
+	} {
+		_, err := Resolve(t.Context(), ref, Options{})
+		if err == nil {
+			t.Errorf("Resolve(%q) succeeded", ref)
+			continue
+		}
+		if strings.Contains(err.Error(), pass) {
+			t.Errorf("Resolve(%q): error shows the password: %v", ref, err)
 		}
 	}
 }

@@ -150,7 +150,7 @@ func markdownBlocks(r *Report, maxRows int) []string {
 	// The plan's reasons, collapsed.
 	if len(r.Plan.Reasons) > 0 || len(r.Plan.Layers) > 0 {
 		b.Reset()
-		fmt.Fprintf(&b, "<details><summary>Plan: %s</summary>\n\n", html.EscapeString(truncate(planLine(r), markdownCell)))
+		fmt.Fprintf(&b, "<details><summary>Plan: %s</summary>\n\n", mdHTML(truncate(planLine(r), markdownCell)))
 		if len(r.Plan.Layers) > 0 {
 			fmt.Fprintf(&b, "- layers: %s\n", md(layerList(r.Plan.Layers)))
 		}
@@ -191,8 +191,8 @@ func markdownTable(res check.Result, t check.Table, maxRows int) string {
 	if title == "" {
 		title = "Table"
 	}
-	fmt.Fprintf(&b, "<details><summary>%s (%s, %d %s)</summary>\n\n", html.EscapeString(truncate(title, markdownCell)),
-		html.EscapeString(truncate(resultName(res), markdownCell)), len(t.Rows), plural(len(t.Rows), "row", "rows"))
+	fmt.Fprintf(&b, "<details><summary>%s (%s, %d %s)</summary>\n\n", mdHTML(truncate(title, markdownCell)),
+		mdHTML(truncate(resultName(res), markdownCell)), len(t.Rows), plural(len(t.Rows), "row", "rows"))
 	ncol := len(t.Columns)
 	for _, row := range t.Rows {
 		ncol = max(ncol, len(row))
@@ -232,4 +232,30 @@ var mdEscaper = strings.NewReplacer(
 )
 
 // md makes untrusted text safe in a Markdown line, a table cell or a list item.
-func md(s string) string { return mdEscaper.Replace(cleanLine(s)) }
+func md(s string) string { return noMentions(mdEscaper.Replace(cleanLine(s))) }
+
+// mdHTML makes untrusted text safe inside the encoder's own HTML (a <summary>).
+func mdHTML(s string) string { return noMentions(html.EscapeString(s)) }
+
+// noMentions breaks every "@name" GitHub would turn into a mention (an "@" that starts a word
+// and is followed by a letter or digit) with a zero-width space after the "@", so that a
+// summary.md posted as a PR comment pings nobody an image's labels or logs name. It still reads
+// "@name"; the "@" inside a word ("app@sha256:…", "me@example.com") is left alone.
+func noMentions(s string) string {
+	if !strings.Contains(s, "@") {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	for i := 0; i < len(s); i++ {
+		b.WriteByte(s[i])
+		if s[i] == '@' && i+1 < len(s) && isAlnum(s[i+1]) && (i == 0 || !isAlnum(s[i-1]) && s[i-1] != '_') {
+			b.WriteString("&#8203;")
+		}
+	}
+	return b.String()
+}
+
+func isAlnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+}

@@ -754,3 +754,27 @@ func FuzzEncoders(f *testing.F) {
 		}
 	})
 }
+
+// mention matches an "@name" GitHub turns into a mention: an "@" that starts a word, then a
+// letter or digit.
+var mention = regexp.MustCompile(`(^|[^A-Za-z0-9_])@[A-Za-z0-9]`)
+
+// TestMarkdownMentionsPingNobody: "@name" from an image (labels, logs, package names) does not
+// become a mention when summary.md is posted as a PR comment; an "@" inside a word stays as is.
+func TestMarkdownMentionsPingNobody(t *testing.T) {
+	const s = "@octocat cc:@my-org/team (@admin) label=@x @ alone app@sha256:abc me@example.com"
+	var b bytes.Buffer
+	if err := (Markdown{}).Encode(&b, hostileReport(s, 0)); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	checkMarkdown(t, out)
+	if m := mention.FindString(out); m != "" {
+		t.Errorf("summary.md holds a mention %q:\n%s", m, out)
+	}
+	for _, want := range []string{"@&#8203;octocat", "@&#8203;my-org/team", "app@sha256:abc", "me@example.com", "@ alone"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary.md lacks %q", want)
+		}
+	}
+}

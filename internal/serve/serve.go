@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/plimsoll/plimsoll/internal/ledger"
 	"github.com/plimsoll/plimsoll/internal/report"
@@ -33,9 +34,35 @@ const cookieName = "plimsoll_token"
 // maxList caps the runs one list page or API answer shows.
 const maxList = 500
 
+// MinTokenLen is the fewest non-space characters a token may have: a shorter one is guessed
+// by anyone who can reach the port, and one of spaces is what an empty variable expands to.
+const MinTokenLen = 16
+
+// ErrWeakToken: the token is too short to protect anything.
+var ErrWeakToken = errors.New("token too weak")
+
+// CheckToken says why tok may not guard a server: it needs at least MinTokenLen characters that
+// are not spaces (leading or trailing white space is what a bad paste or an unset variable
+// leaves, so it is refused too).
+func CheckToken(tok string) error {
+	n := 0
+	for _, r := range tok {
+		if !unicode.IsSpace(r) {
+			n++
+		}
+	}
+	if n < MinTokenLen {
+		return fmt.Errorf("%w: it has %d non-space characters, at least %d are needed so that it cannot be guessed", ErrWeakToken, n, MinTokenLen)
+	}
+	if strings.TrimSpace(tok) != tok {
+		return fmt.Errorf("%w: it starts or ends with white space", ErrWeakToken)
+	}
+	return nil
+}
+
 // Options configure a Handler.
 type Options struct {
-	// Token, when set, is required on every request.
+	// Token, when set, is required on every request; callers check it with CheckToken first.
 	Token string
 	// Log receives one line per failed request; nil discards.
 	Log *slog.Logger

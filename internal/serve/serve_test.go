@@ -3,6 +3,7 @@ package serve_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -221,6 +222,31 @@ func TestTokenAndReadOnly(t *testing.T) {
 		h.ServeHTTP(rec, req)
 		if rec.Code != http.StatusMethodNotAllowed {
 			t.Errorf("%s: status %d, want 405", m, rec.Code)
+		}
+	}
+}
+
+func TestCheckToken(t *testing.T) {
+	for tok, ok := range map[string]bool{
+		"":                                   false,
+		" ":                                  false,
+		"                                ":   false,
+		"\t\n\t\n\t\n\t\n\t\n\t\n\t\n\t\n\t": false,
+		"s3cret":                             false,
+		"0123456789abcde":                    false,
+		"0123456789 abcde":                   false, // 15 non-space characters
+		" 0123456789abcdef":                  false,
+		"0123456789abcdef\n":                 false,
+		"0123456789abcdef":                   true,
+		"correct horse battery staple":       true,
+		"äöüßäöüßäöüßäöüß":                   true,
+	} {
+		err := serve.CheckToken(tok)
+		if (err == nil) != ok {
+			t.Errorf("CheckToken(%q) = %v, want ok=%v", tok, err, ok)
+		}
+		if err != nil && (!errors.Is(err, serve.ErrWeakToken) || strings.Contains(err.Error(), "\n")) {
+			t.Errorf("CheckToken(%q) = %q, want one line wrapping ErrWeakToken", tok, err)
 		}
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/plimsoll/plimsoll/internal/testenv/userstate"
 )
 
 // bin is the plimsoll binary under test, built once by TestMain.
@@ -32,8 +34,11 @@ func run(m *testing.M) int {
 	defer os.RemoveAll(dir)
 	// One cache for the whole run: tests that care about cold and warm runs name their own.
 	os.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "cache"))
-	os.Setenv("XDG_STATE_HOME", filepath.Join(dir, "state")) // the run history of these tests
-	os.Unsetenv("PLIMSOLL_STORE")
+	verifyState, err := userstate.Isolate(filepath.Join(dir, "state")) // the run history of these tests
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	bin = filepath.Join(dir, "plimsoll")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/plimsoll")
 	build.Dir = repoRoot()
@@ -42,7 +47,12 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "build plimsoll:", err)
 		return 1
 	}
-	return m.Run()
+	code := m.Run()
+	if err := verifyState(); err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		code = 1
+	}
+	return code
 }
 
 func repoRoot() string {

@@ -1,12 +1,14 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -196,6 +198,8 @@ func TestInterruptLeavesNothing(t *testing.T) {
 		after := time.Duration(300+rng.IntN(4000)) * time.Millisecond
 		t.Run(fmt.Sprintf("%d-%s-after-%s", i, sig, after), func(t *testing.T) {
 			cmd := exec.Command(bin, "check", oldRef, newRef, "--layers", "smoke,harden", "--policy", pol, "--no-progress")
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
@@ -218,6 +222,11 @@ func TestInterruptLeavesNothing(t *testing.T) {
 				if code != 130 && code != 10 {
 					t.Errorf("exit %d after %s, want 130 (or 10 when the run had finished)", code, sig)
 				}
+				// It says what stopped it and what it cleaned up, not "context canceled".
+				if last := lastLine(stderr.String()); code == 130 && (!strings.HasPrefix(last, "plimsoll: interrupted by "+signame(sig)) ||
+					!strings.Contains(last, "removed") && !strings.Contains(last, "no containers to remove") || strings.Contains(last, "context canceled")) {
+					t.Errorf("last line after %s = %q, want it to say interrupted by %s and what was removed", sig, last, signame(sig))
+				}
 			}
 			if left := containersOf(t, "plimsoll.pid", pid); len(left) > 0 {
 				t.Errorf("%d containers left behind after %s: %v", len(left), sig, left)
@@ -225,6 +234,20 @@ func TestInterruptLeavesNothing(t *testing.T) {
 			}
 		})
 	}
+}
+
+// signame is SIGINT or SIGTERM, as plimsoll names them.
+func signame(sig syscall.Signal) string {
+	if sig == syscall.SIGINT {
+		return "SIGINT"
+	}
+	return "SIGTERM"
+}
+
+// lastLine is the last non-empty line of s.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
 }
 
 // hasReason reports whether the verdict's reasons (summary.json) hold a check of layer named
@@ -237,4 +260,101 @@ func hasReason(reasons []any, layer float64, check, status string) bool {
 		}
 	}
 	return false
+}
+
+// TestHungEngineCleanup puts an engine that stops answering during cleanup (a proxy in front
+// of the real engine holds every DELETE /containers/… and GET /containers/json) under a run
+// stopped by SIGTERM. With calls bounded (app.engineTimeout) the run gives up on the cleanup
+// and exits 130 naming the containers that may be left; with a long bound, a second SIGTERM
+// exits at once and says the same. Either way `plimsoll gc` then removes them.
+func TestHungEngineCleanup(t *testing.T) {
+	testenv.Docker(t)
+	oldRef, newRef := layoutPair(t, testenv.TestAppImage(t, testenv.TestAppOptions{}),
+		testenv.TestAppImage(t, testenv.TestAppOptions{Env: []string{"TESTAPP_VERSION=2"}}))
+	for _, tc := range []struct {
+		name, engineTimeout string
+		second              bool
+	}{
+		{"calls-bounded", "3s", false},
+		{"second-signal", "10m", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			proxy := testenv.HangingEngine(t)
+			pol := filepath.Join(t.TempDir(), "policy.yaml")
+			body := "apiVersion: plimsoll/v1\nkind: Policy\napp:\n  port: 8080\n  health: {http: /healthz, timeout: 20s}\n" +
+				"  engineTimeout: " + tc.engineTimeout + "\nsmoke:\n  stayUp: 30s\n"
+			if err := os.WriteFile(pol, []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(bin, "check", oldRef, newRef, "--layers", "smoke", "--policy", pol, "--no-progress", "--store", "none")
+			cmd.Env = append(os.Environ(), "DOCKER_HOST="+proxy.Host)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			pid := strconv.Itoa(cmd.Process.Pid)
+			defer func() {
+				_ = cmd.Process.Kill()
+				if b, err := exec.Command(bin, "gc").CombinedOutput(); err != nil {
+					t.Errorf("plimsoll gc: %v\n%s", err, b)
+				}
+				if left := containersOf(t, "plimsoll.pid", pid); len(left) > 0 {
+					t.Errorf("%d containers left after plimsoll gc: %v", len(left), left)
+					_ = exec.Command("docker", append([]string{"rm", "-f"}, left...)...).Run()
+				}
+			}()
+			// Once a container runs, the engine stops answering the cleanup's calls.
+			waitFor(t, done, func() bool { return slices.ContainsFunc(proxy.Seen(), isStart) })
+			proxy.Hang(func(method, path string) bool {
+				return method == "DELETE" && strings.HasPrefix(path, "/containers/") || method == "GET" && path == "/containers/json"
+			})
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			if tc.second {
+				waitFor(t, done, func() bool { return len(proxy.Hung()) > 0 })
+				_ = cmd.Process.Signal(syscall.SIGTERM)
+			}
+			select {
+			case err := <-done:
+				code := 0
+				if ee, ok := err.(*exec.ExitError); ok {
+					code = ee.ExitCode()
+				}
+				last := lastLine(stderr.String())
+				t.Logf("exit %d, held %v\nstderr:\n%s", code, proxy.Hung(), stderr.String())
+				want := "interrupted by SIGTERM"
+				if tc.second {
+					want = "second SIGTERM"
+				}
+				if code != 130 || !strings.Contains(last, want) || !strings.Contains(last, "plimsoll gc") || !strings.Contains(last, "plimsoll-") {
+					t.Errorf("exit %d, last line %q: want 130 and a line saying %q, which containers may be left and that plimsoll gc removes them", code, last, want)
+				}
+			case <-time.After(3 * time.Minute):
+				t.Fatalf("plimsoll still running 3 minutes after SIGTERM with the engine hung (held %v)", proxy.Hung())
+			}
+		})
+	}
+}
+
+// isStart reports whether call starts a container.
+func isStart(call string) bool {
+	return strings.HasPrefix(call, "POST /containers/") && strings.HasSuffix(call, "/start")
+}
+
+// waitFor waits up to two minutes for cond, failing t if the process ends first or it never holds.
+func waitFor(t *testing.T, done <-chan error, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if cond() {
+			return
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("plimsoll ended early: %v", err)
+		default:
+		}
+	}
+	t.Fatal("timed out waiting")
 }

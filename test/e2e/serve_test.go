@@ -49,7 +49,7 @@ func TestServeInChromium(t *testing.T) {
 	st.Close()
 
 	sctx, cancel := context.WithCancel(ctx)
-	cmd := exec.CommandContext(sctx, bin, "serve", "--addr", "127.0.0.1:0", "--store", db, "--token", "e2e-token")
+	cmd := exec.CommandContext(sctx, bin, "serve", "--addr", "127.0.0.1:0", "--store", db, "--token", "e2e-token-0123456789")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -79,9 +79,9 @@ func TestServeInChromium(t *testing.T) {
 	for _, p := range pages {
 		u := base + p.path
 		if strings.Contains(u, "?") {
-			u += "&token=e2e-token"
+			u += "&token=e2e-token-0123456789"
 		} else {
-			u += "?token=e2e-token"
+			u += "?token=e2e-token-0123456789"
 		}
 		doc := loadedDOM(t, u)
 		el := elementByID(doc, p.id)

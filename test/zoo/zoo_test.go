@@ -26,6 +26,7 @@ import (
 
 	"github.com/plimsoll/plimsoll/internal/sign/signtest"
 	"github.com/plimsoll/plimsoll/internal/testenv"
+	"github.com/plimsoll/plimsoll/internal/testenv/userstate"
 )
 
 var (
@@ -49,6 +50,12 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	os.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "cache"))
+	// The zoo's runs go to a history of their own, never the user's.
+	verifyState, err := userstate.Isolate(filepath.Join(dir, "state"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	bin = filepath.Join(dir, "plimsoll")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/plimsoll")
 	build.Dir = repoRoot()
@@ -61,6 +68,10 @@ func run(m *testing.M) int {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := testenv.Finish(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		code = 1
+	}
+	if err := verifyState(); err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL:", err)
 		code = 1
 	}

@@ -115,6 +115,5 @@ func BenchmarkLargeSuite(b *testing.B) {
 	}
 }
 
-
 // jsonCompact writes v as the store does (encoding/json, compact).
 func jsonCompact(w io.Writer, v any) error { return json.NewEncoder(w).Encode(v) }

@@ -36,7 +36,7 @@ type fakeInstance struct {
 	exit int
 }
 
-func (i *fakeInstance) ID() string                                     { return "fake" }
+func (i *fakeInstance) ID() string                                    { return "fake" }
 func (i *fakeInstance) Endpoint(context.Context, int) (string, error) { return "", errFake }
 func (i *fakeInstance) Exec(context.Context, []string) (runtime.ExecResult, error) {
 	return runtime.ExecResult{}, errFake

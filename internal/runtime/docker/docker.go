@@ -13,12 +13,14 @@ package docker
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"os"
 	"strconv"
@@ -45,12 +47,17 @@ const pingTimeout = 10 * time.Second
 // cleanupTimeout bounds the engine calls of a Stop made with a cancelled context.
 const cleanupTimeout = 30 * time.Second
 
+// DefaultCallTimeout is how long one engine call may wait for the engine's answer before it
+// fails as hung (the policy's app.engineTimeout).
+const DefaultCallTimeout = 60 * time.Second
+
 // Runtime starts containers in one Docker engine. It is safe for concurrent use.
 type Runtime struct {
 	cli   *client.Client
 	log   *slog.Logger
 	grace time.Duration
 	owner owner
+	track *runtime.Tracker // the containers started and removed, from New's ctx; nil records nothing
 }
 
 var _ runtime.Runtime = (*Runtime)(nil)
@@ -68,6 +75,7 @@ type options struct {
 	host  string
 	log   *slog.Logger
 	grace time.Duration
+	call  time.Duration
 }
 
 // WithHost talks to the engine at host ("unix:///run/podman/podman.sock",
@@ -77,21 +85,41 @@ func WithHost(host string) Option { return func(o *options) { o.host = host } }
 // WithLogger sends diagnostics to l (default: discarded).
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 
+// WithCallTimeout bounds how long every engine call, cleanup included, waits for the engine to
+// start answering (default DefaultCallTimeout): an engine that stops answering fails the call
+// instead of holding the run. Streams (logs, stats, an image load's progress) are bounded only
+// until their first byte; their caller's ctx bounds the rest.
+// A d of 0 or less keeps the default.
+func WithCallTimeout(d time.Duration) Option {
+	return func(o *options) {
+		if d > 0 {
+			o.call = d
+		}
+	}
+}
+
 // WithStopGrace sets how long Stop waits for a container to exit after its stop signal
 // before killing it (default DefaultStopGrace; rounded up to whole seconds, the engine's unit).
 func WithStopGrace(d time.Duration) Option { return func(o *options) { o.grace = d } }
 
-// New connects to the engine and checks that it answers. An engine that does not is an error
+// New connects to the engine and checks that it answers. The containers the Runtime starts and
+// removes are recorded in the runtime.Tracker ctx carries, if any. An engine that does not is an error
 // wrapping runtime.ErrNoEngine that names the address tried.
 func New(ctx context.Context, opts ...Option) (*Runtime, error) {
-	o := options{grace: DefaultStopGrace}
+	o := options{grace: DefaultStopGrace, call: DefaultCallTimeout}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	if o.log == nil {
 		o.log = slog.New(slog.DiscardHandler)
 	}
-	copts := []client.Opt{client.FromEnv}
+	// The client's own transport, with every answer bounded; the host options configure its
+	// dialer. TLSNextProto is set (no HTTP/2) because the client clones the transport, and a
+	// clone of one without it gets a TLS config, which makes the client speak https to a plain
+	// socket; $DOCKER_TLS_VERIFY still sets TLS up.
+	hc := &http.Client{Transport: &http.Transport{ResponseHeaderTimeout: o.call, MaxIdleConns: 6, IdleConnTimeout: 30 * time.Second,
+		TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{}}}
+	copts := []client.Opt{client.WithHTTPClient(hc), client.WithHost(client.DefaultDockerHost), client.FromEnv}
 	if o.host != "" {
 		copts = append(copts, client.WithHost(o.host))
 	}
@@ -113,7 +141,8 @@ func New(ctx context.Context, opts ...Option) (*Runtime, error) {
 		_ = cli.Close()
 		return nil, fmt.Errorf("hostname: %w", err)
 	}
-	return &Runtime{cli: cli, log: o.log, grace: o.grace, owner: owner{pid: os.Getpid(), host: host}}, nil
+	return &Runtime{cli: cli, log: o.log, grace: o.grace, owner: owner{pid: os.Getpid(), host: host},
+		track: runtime.TrackerFrom(ctx)}, nil
 }
 
 // Close releases the client's connections. Instances must not be used afterwards.
@@ -153,6 +182,7 @@ func (r *Runtime) Start(ctx context.Context, spec runtime.Spec) (runtime.Instanc
 		}
 		return nil, fmt.Errorf("start %s: create container from %s: %w", spec.Role, spec.Image, r.engineErr(err))
 	}
+	r.track.Started(name)
 	for _, w := range created.Warnings { // e.g. a memory limit the kernel cannot apply to swap
 		r.log.Warn("engine warning", "container", name, "warning", w)
 	}
@@ -165,6 +195,8 @@ func (r *Runtime) Start(ctx context.Context, spec runtime.Spec) (runtime.Instanc
 		defer cancel()
 		if _, rerr := r.cli.ContainerRemove(rctx, created.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); rerr != nil && !cerrdefs.IsNotFound(rerr) {
 			r.log.Warn("remove container that did not start", "container", name, "err", rerr)
+		} else {
+			r.track.Removed(name)
 		}
 		if ctx.Err() != nil || client.IsErrConnectionFailed(err) {
 			return nil, fmt.Errorf("start %s (%s): %w", spec.Role, spec.Image, r.engineErr(err))

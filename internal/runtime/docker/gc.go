@@ -84,6 +84,9 @@ func (r *Runtime) remove(ctx context.Context, list []container.Summary) ([]strin
 			errs = append(errs, fmt.Errorf("remove container %.12s: %w", c.ID, r.engineErr(err)))
 			continue
 		}
+		for _, n := range c.Names {
+			r.track.Removed(strings.TrimPrefix(n, "/"))
+		}
 		r.log.Debug("removed leftover container", "id", c.ID, "run", c.Labels[runtime.LabelRun])
 		removed = append(removed, c.ID)
 	}

@@ -282,6 +282,7 @@ func (in *instance) Stop(ctx context.Context) error {
 	if _, err := cli.ContainerStop(ctx, in.id, client.ContainerStopOptions{Timeout: &grace}); err != nil {
 		if cerrdefs.IsNotFound(err) {
 			in.removed = true
+			in.r.track.Removed(in.name)
 			return nil
 		}
 		// Keep going: the forced removal below kills it anyway.
@@ -295,6 +296,7 @@ func (in *instance) Stop(ctx context.Context) error {
 		return fmt.Errorf("remove %s: %w", in.name, in.r.engineErr(err))
 	}
 	in.removed = true
+	in.r.track.Removed(in.name)
 	in.r.log.Debug("container removed", "container", in.name)
 	return nil
 }
