@@ -75,15 +75,19 @@ func TestVulnerabilities(t *testing.T) {
 		{"equal is GO", []scan.Finding{vuln("B", med, "q")}, []scan.Finding{vuln("B", med, "q")}, false, false, nil, nil,
 			check.StatusPass, "0 fixed, 0 introduced, 1 persisting"},
 		{"a new high is NO-GO", nil, []scan.Finding{vuln("H", high, "p")}, false, false, nil, nil,
-			check.StatusFail, "1 new at or above high: H (high, p)"},
+			check.StatusFail, "1 new at or above high, 0 fixed (0 → 1 at or above high): new H (high, p)"},
 		{"a new critical on a major upgrade the policy allows is CAUTION", nil, []scan.Finding{vuln("C", crit, "p")}, true, true, nil, nil,
 			check.StatusWarn, "allowed for a major upgrade by policy"},
 		{"the allowance needs a major upgrade", nil, []scan.Finding{vuln("C", crit, "p")}, false, true, nil, nil,
 			check.StatusFail, "1 new at or above high"},
 		{"same high count but different is CAUTION", []scan.Finding{vuln("X", high, "p")}, []scan.Finding{vuln("Y", high, "p")}, false, false, nil, nil,
-			check.StatusWarn, "same count at or above high, but different: new Y (high, p), fixed X (high, p)"},
+			check.StatusWarn, "1 new at or above high, 1 fixed (1 → 1 at or above high): new Y (high, p); fixed X (high, p)"},
+		{"fewer high but one new is CAUTION, and says the counts", []scan.Finding{vuln("X1", high, "p"), vuln("X2", crit, "q"), vuln("X3", high, "r")}, []scan.Finding{vuln("Y", high, "p")}, false, false, nil, nil,
+			check.StatusWarn, "1 new at or above high, 3 fixed (3 → 1 at or above high): new Y (high, p); fixed X2 (critical, q), X1 (high, p), X3 (high, r)"},
+		{"more new than fixed says both counts", []scan.Finding{vuln("X", high, "p"), vuln("P", high, "s")}, []scan.Finding{vuln("P", high, "s"), vuln("Y", high, "p"), vuln("Z", crit, "q")}, false, false, nil, nil,
+			check.StatusFail, "2 new at or above high, 1 fixed (2 → 3 at or above high): new Z (critical, q), Y (high, p); fixed X (high, p)"},
 		{"more findings below failOn is CAUTION", nil, []scan.Finding{vuln("M", med, "p")}, false, false, nil, nil,
-			check.StatusWarn, "1 more findings below high: M (medium, p)"},
+			check.StatusWarn, "1 more findings below high (0 → 1 in all): M (medium, p)"},
 		{"an ignored finding does not count", nil, []scan.Finding{vuln("H", high, "p")}, false, false, nil, []string{"H"},
 			check.StatusPass, "1 findings ignored by policy"},
 		{"hotfix CVE still present is NO-GO", []scan.Finding{vuln("CVE-1", med, "p")}, []scan.Finding{vuln("CVE-1", med, "p")}, false, false, []string{"CVE-1"}, nil,
@@ -100,6 +104,9 @@ func TestVulnerabilities(t *testing.T) {
 			r := run(t, checks[2], &check.Env{Old: old, New: new})
 			if r.Status != tt.want || !strings.Contains(r.Message, tt.says) {
 				t.Errorf("got %v %q, want %v containing %q", r.Status, r.Message, tt.want, tt.says)
+			}
+			if strings.Contains(r.Message, "same count") {
+				t.Errorf("message %q claims a count it did not compare", r.Message)
 			}
 			if r.Source != "test" || r.Measured == "" || r.Baseline == "" || r.Threshold == "" {
 				t.Errorf("evidence missing: %+v", r)
@@ -143,6 +150,9 @@ func TestPackages(t *testing.T) {
 			r := run(t, checks[0], env)
 			if r.Status != tt.want || !strings.Contains(r.Message, tt.says) {
 				t.Errorf("got %v %q, want %v containing %q", r.Status, r.Message, tt.want, tt.says)
+			}
+			if strings.Contains(r.Message, "same count") {
+				t.Errorf("message %q claims a count it did not compare", r.Message)
 			}
 			if len(r.Tables) != 1 || len(r.Tables[0].Rows) == 0 {
 				t.Errorf("no change table: %+v", r.Tables)
@@ -190,6 +200,9 @@ func TestConfig(t *testing.T) {
 			r := run(t, configCheck{}, &check.Env{Old: img("old", base), New: n})
 			if r.Status != tt.want || !strings.Contains(r.Message, tt.says) {
 				t.Errorf("got %v %q, want %v containing %q", r.Status, r.Message, tt.want, tt.says)
+			}
+			if strings.Contains(r.Message, "same count") {
+				t.Errorf("message %q claims a count it did not compare", r.Message)
 			}
 		})
 	}
