@@ -274,6 +274,7 @@ func registryFailure(ctx context.Context, host string, err error, secrets []stri
 	}
 	var te *transport.Error
 	if errors.As(err, &te) {
+		err = inWords(err, te)
 		switch {
 		case te.StatusCode == http.StatusNotFound || hasCode(te, transport.ManifestUnknownErrorCode, transport.NameUnknownErrorCode):
 			return fail(ErrNotFound, "image not found in registry "+host, err, secrets...)
