@@ -243,6 +243,16 @@ func fromRegistry(ctx context.Context, target string, opts Options) (*Image, err
 		}
 		return v, nil
 	}
+	img.headBlob = func(ctx context.Context, d v1.Hash) error {
+		l, err := remote.Layer(pinned.Context().Digest(d.String()), options(ctx)...)
+		if err == nil {
+			_, err = l.Size() // a HEAD of the blob
+		}
+		if err != nil {
+			return registryFailure(ctx, host, err, secrets)
+		}
+		return nil
+	}
 	return img, nil
 }
 
