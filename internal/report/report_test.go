@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/plimsoll/plimsoll/internal/check"
+	"github.com/plimsoll/plimsoll/internal/testenv"
 	"github.com/plimsoll/plimsoll/internal/verdict"
 )
 
@@ -753,4 +754,38 @@ func FuzzEncoders(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestSummaryJSONNoNull walks every golden summary.json: no null but a first deployment's
+// "old", as docs/summary-json.md promises ("Lists are always lists").
+func TestSummaryJSONNoNull(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "*", "summary.json"))
+	if len(files) == 0 {
+		t.Fatal("no golden summary.json")
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nulls, err := testenv.JSONNulls(b, "$.old")
+		if err != nil || len(nulls) > 0 {
+			t.Errorf("%s: null where a list belongs: %v %v", f, nulls, err)
+		}
+	}
+	// A report with every list nil, encoded as summary.json and as the run history keeps it.
+	r := &Report{Layers: []Layer{{Results: []check.Result{{Tables: []check.Table{{Title: "t"}}}}}}}
+	var b bytes.Buffer
+	if err := (JSON{}).Encode(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	stored, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, doc := range map[string][]byte{"summary.json": b.Bytes(), "stored": stored} {
+		if nulls, err := testenv.JSONNulls(doc, "$.old"); err != nil || len(nulls) > 0 {
+			t.Errorf("%s: null where a list belongs: %v %v", name, nulls, err)
+		}
+	}
 }

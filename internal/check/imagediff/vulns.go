@@ -54,7 +54,7 @@ func (c *vulnCheck) Run(ctx context.Context, env *check.Env) (check.Result, erro
 		Baseline:  "old: " + counts(oldF),
 		Threshold: fmt.Sprintf("no new findings at or above %s; no more findings in total", failOn),
 		Source:    c.cfg.Source,
-		Data:      map[string]any{"delta": d, "ignored": append(ignoredOld, ignoredNew...)},
+		Data:      map[string]any{"delta": d, "ignored": append(append([]string{}, ignoredOld...), ignoredNew...)},
 	}
 	// Every message of the rule states the counts the rule compared: new against fixed at or
 	// above failOn, and how many there were before and after.
