@@ -789,3 +789,24 @@ func TestSummaryJSONNoNull(t *testing.T) {
 		}
 	}
 }
+
+// TestEmptyTablesLeftOut: a table with no rows is not shown by the views ("Table (L2 logs,
+// 0 rows)" said nothing); summary.json keeps it.
+func TestEmptyTablesLeftOut(t *testing.T) {
+	r := &Report{Layers: []Layer{{Layer: check.L2Smoke, Name: "smoke", State: StateRan, Results: []check.Result{
+		{Layer: check.L2Smoke, Check: "logs", Status: check.StatusWarn, Message: "m",
+			Tables: []check.Table{{Title: "Empty evidence", Columns: []string{"line"}}, {Title: "Log lines", Columns: []string{"line"}, Rows: [][]string{{"boom"}}}}},
+	}}}}
+	for _, enc := range []Encoder{Text{}, Markdown{}, HTML{}} {
+		var b bytes.Buffer
+		if err := enc.Encode(&b, r); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(b.String(), "Empty evidence") || strings.Contains(b.String(), "0 rows") {
+			t.Errorf("%s shows the empty table:\n%s", enc.Format(), b.String())
+		}
+		if !strings.Contains(b.String(), "Log lines") {
+			t.Errorf("%s leaves out the table with rows", enc.Format())
+		}
+	}
+}
