@@ -1,9 +1,15 @@
 package image
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
+
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
 // Sentinels Resolve's errors wrap, for callers that branch.
@@ -161,4 +167,51 @@ func redactToken(tok string) string {
 		}
 	}
 	return tok
+}
+
+// reworded is err with another text: the same chain for errors.Is and errors.As.
+type reworded struct {
+	msg string
+	err error
+}
+
+func (r reworded) Error() string { return r.msg }
+func (r reworded) Unwrap() error { return r.err }
+
+// inWords rewrites the registry diagnostics in err's text whose detail go-containerregistry
+// prints as Go values ("MANIFEST_UNKNOWN: manifest unknown; map[Tag:9.9.9]") in words
+// ("MANIFEST_UNKNOWN: manifest unknown (tag 9.9.9)").
+func inWords(err error, te *transport.Error) error {
+	msg := err.Error()
+	for _, d := range te.Errors {
+		if d.Detail == nil {
+			continue
+		}
+		msg = strings.Replace(msg, d.String(), fmt.Sprintf("%s: %s (%s)", d.Code, d.Message, detailWords(d.Detail)), 1)
+	}
+	if msg == err.Error() {
+		return err
+	}
+	return reworded{msg: msg, err: err}
+}
+
+// detailWords says a diagnostic's detail: an object as "key value" pairs sorted by key, with
+// keys in lower case, a string as it is, anything else as JSON.
+func detailWords(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case map[string]any:
+		parts := make([]string, 0, len(v))
+		for _, k := range slices.Sorted(maps.Keys(v)) {
+			parts = append(parts, strings.ToLower(k)+" "+detailWords(v[k]))
+		}
+		return strings.Join(parts, ", ")
+	default:
+		b, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Sprint(v)
+		}
+		return string(b)
+	}
 }

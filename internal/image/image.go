@@ -67,6 +67,9 @@ type Image struct {
 	// reopen returns Img again with its blob reads bound to ctx (registry images, whose layers
 	// are fetched lazily); nil when reading Img needs no context.
 	reopen func(ctx context.Context) (v1.Image, error)
+	// headBlob confirms that the blob with a digest exists without reading it (a registry's
+	// HEAD); nil to open and close the blob instead (a file in a layout or a tarball).
+	headBlob func(ctx context.Context, d v1.Hash) error
 	// secrets are the credential strings Resolve used; error texts are scrubbed of them.
 	secrets []string
 	// tmp is the temporary `docker save` file a daemon image is read from, "" for none.

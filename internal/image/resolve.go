@@ -243,6 +243,16 @@ func fromRegistry(ctx context.Context, target string, opts Options) (*Image, err
 		}
 		return v, nil
 	}
+	img.headBlob = func(ctx context.Context, d v1.Hash) error {
+		l, err := remote.Layer(pinned.Context().Digest(d.String()), options(ctx)...)
+		if err == nil {
+			_, err = l.Size() // a HEAD of the blob
+		}
+		if err != nil {
+			return registryFailure(ctx, host, err, secrets)
+		}
+		return nil
+	}
 	return img, nil
 }
 
@@ -274,6 +284,7 @@ func registryFailure(ctx context.Context, host string, err error, secrets []stri
 	}
 	var te *transport.Error
 	if errors.As(err, &te) {
+		err = inWords(err, te)
 		switch {
 		case te.StatusCode == http.StatusNotFound || hasCode(te, transport.ManifestUnknownErrorCode, transport.NameUnknownErrorCode):
 			return fail(ErrNotFound, "image not found in registry "+host, err, secrets...)

@@ -491,3 +491,39 @@ func TestResolveInsecure(t *testing.T) {
 		t.Fatalf("Facts = %+v, %v", f, err)
 	}
 }
+
+// TestRegistryNotFoundInWords: a registry that answers as Docker Distribution does, with a
+// detail object in its error, gets a line in words, not Go's map text ("map[Tag:9.9.9]").
+func TestRegistryNotFoundInWords(t *testing.T) {
+	hermetic(t)
+	host := testenv.Registry(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, "/manifests/9.9.9") {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusNotFound)
+				_, _ = io.WriteString(w, `{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{"Tag":"9.9.9"}}]}`)
+				return
+			}
+			if strings.HasSuffix(r.URL.Path, "/manifests/odd") {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusNotFound)
+				_, _ = io.WriteString(w, `{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry","detail":{"name":"lib/alpine","tried":["a","b"]}},{"code":"UNKNOWN","message":"more","detail":"in a string"}]}`)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	for _, tc := range []struct{ ref, want string }{
+		{"registry:" + host + "/lib/alpine:9.9.9", "registry:" + host + "/lib/alpine:9.9.9: image not found in registry " + host +
+			": GET http://" + host + "/v2/lib/alpine/manifests/9.9.9: MANIFEST_UNKNOWN: manifest unknown (tag 9.9.9)"},
+		{"registry:" + host + "/lib/alpine:odd", "registry:" + host + "/lib/alpine:odd: image not found in registry " + host +
+			": GET http://" + host + "/v2/lib/alpine/manifests/odd: multiple errors returned: " +
+			`NAME_UNKNOWN: repository name not known to registry (name lib/alpine, tried ["a","b"]); UNKNOWN: more (in a string)`},
+	} {
+		_, err := Resolve(t.Context(), tc.ref, Options{})
+		checkOneLine(t, tc.ref, err, ErrNotFound)
+		if err != nil && err.Error() != tc.want {
+			t.Errorf("Resolve(%q):\n got %s\nwant %s", tc.ref, err, tc.want)
+		}
+	}
+}

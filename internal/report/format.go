@@ -275,3 +275,15 @@ func plural(n int, one, many string) string {
 	}
 	return many
 }
+
+// shownTables are the evidence tables of res a view shows: those with rows. An empty table
+// says nothing a reader needs (summary.json keeps it).
+func shownTables(res check.Result) []check.Table {
+	var out []check.Table
+	for _, t := range res.Tables {
+		if len(t.Rows) > 0 {
+			out = append(out, t)
+		}
+	}
+	return out
+}

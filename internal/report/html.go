@@ -155,7 +155,7 @@ func htmlResultOf(res check.Result, anchor string) htmlResult {
 	if render, ok := dataRenderers[rendererKey{res.Layer, res.Check}]; ok && res.Data != nil {
 		h.Views = render(res.Data)
 	}
-	for _, t := range res.Tables {
+	for _, t := range shownTables(res) {
 		h.Tables = append(h.Tables, cleanTable(t))
 	}
 	return h

@@ -1,9 +1,12 @@
 package report
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+
+	"github.com/plimsoll/plimsoll/internal/check"
 )
 
 // JSON writes the report as it is (summary.json, documented in docs/summary-json.md), indented
@@ -26,10 +29,23 @@ func (JSON) Encode(w io.Writer, r *Report) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(normalized(r)); err != nil {
+	if err := enc.Encode(r); err != nil { // Report.MarshalJSON normalizes
 		return fmt.Errorf("write JSON report: %w", err)
 	}
 	return nil
+}
+
+// MarshalJSON writes r as summary.json has it, whoever encodes it (the JSON encoder, the run
+// history): with a schema version and [] for every empty list.
+func (r Report) MarshalJSON() ([]byte, error) {
+	type plain Report // without this method
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode((*plain)(normalized(&r))); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
 }
 
 // normalized is a shallow copy of r with a schema version and no nil lists. r is not changed.
@@ -43,7 +59,19 @@ func normalized(r *Report) *Report {
 	c.Verdict.Reasons = orEmpty(c.Verdict.Reasons)
 	c.Layers = make([]Layer, len(r.Layers))
 	for i, l := range r.Layers {
-		l.Results = orEmpty(l.Results)
+		results := make([]check.Result, len(l.Results))
+		for j, res := range l.Results {
+			if res.Tables != nil {
+				tables := make([]check.Table, len(res.Tables))
+				for k, t := range res.Tables {
+					t.Columns, t.Rows = orEmpty(t.Columns), orEmpty(t.Rows)
+					tables[k] = t
+				}
+				res.Tables = tables
+			}
+			results[j] = res
+		}
+		l.Results = results
 		c.Layers[i] = l
 	}
 	return &c

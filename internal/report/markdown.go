@@ -141,7 +141,7 @@ func markdownBlocks(r *Report, maxRows int) []string {
 	// The evidence tables, collapsed.
 	for _, l := range r.Layers {
 		for _, res := range l.Results {
-			for _, t := range res.Tables {
+			for _, t := range shownTables(res) {
 				blocks = append(blocks, markdownTable(res, t, maxRows))
 			}
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/plimsoll/plimsoll/internal/check"
+	"github.com/plimsoll/plimsoll/internal/testenv"
 	"github.com/plimsoll/plimsoll/internal/verdict"
 )
 
@@ -775,6 +776,61 @@ func TestMarkdownMentionsPingNobody(t *testing.T) {
 	for _, want := range []string{"@&#8203;octocat", "@&#8203;my-org/team", "app@sha256:abc", "me@example.com", "@ alone"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary.md lacks %q", want)
+		}
+	}
+}
+
+// TestSummaryJSONNoNull walks every golden summary.json: no null but a first deployment's
+// "old", as docs/summary-json.md promises ("Lists are always lists").
+func TestSummaryJSONNoNull(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "*", "summary.json"))
+	if len(files) == 0 {
+		t.Fatal("no golden summary.json")
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nulls, err := testenv.JSONNulls(b, "$.old")
+		if err != nil || len(nulls) > 0 {
+			t.Errorf("%s: null where a list belongs: %v %v", f, nulls, err)
+		}
+	}
+	// A report with every list nil, encoded as summary.json and as the run history keeps it.
+	r := &Report{Layers: []Layer{{Results: []check.Result{{Tables: []check.Table{{Title: "t"}}}}}}}
+	var b bytes.Buffer
+	if err := (JSON{}).Encode(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	stored, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, doc := range map[string][]byte{"summary.json": b.Bytes(), "stored": stored} {
+		if nulls, err := testenv.JSONNulls(doc, "$.old"); err != nil || len(nulls) > 0 {
+			t.Errorf("%s: null where a list belongs: %v %v", name, nulls, err)
+		}
+	}
+}
+
+// TestEmptyTablesLeftOut: a table with no rows is not shown by the views ("Table (L2 logs,
+// 0 rows)" said nothing); summary.json keeps it.
+func TestEmptyTablesLeftOut(t *testing.T) {
+	r := &Report{Layers: []Layer{{Layer: check.L2Smoke, Name: "smoke", State: StateRan, Results: []check.Result{
+		{Layer: check.L2Smoke, Check: "logs", Status: check.StatusWarn, Message: "m",
+			Tables: []check.Table{{Title: "Empty evidence", Columns: []string{"line"}}, {Title: "Log lines", Columns: []string{"line"}, Rows: [][]string{{"boom"}}}}},
+	}}}}
+	for _, enc := range []Encoder{Text{}, Markdown{}, HTML{}} {
+		var b bytes.Buffer
+		if err := enc.Encode(&b, r); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(b.String(), "Empty evidence") || strings.Contains(b.String(), "0 rows") {
+			t.Errorf("%s shows the empty table:\n%s", enc.Format(), b.String())
+		}
+		if !strings.Contains(b.String(), "Log lines") {
+			t.Errorf("%s leaves out the table with rows", enc.Format())
 		}
 	}
 }

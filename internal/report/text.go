@@ -137,7 +137,7 @@ func (t Text) Encode(w io.Writer, r *Report) error {
 
 	// The evidence tables.
 	for _, res := range results {
-		for _, tb := range res.Tables {
+		for _, tb := range shownTables(res) {
 			title := cleanLine(tb.Title)
 			if title == "" {
 				title = "Table"

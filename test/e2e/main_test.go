@@ -69,7 +69,14 @@ type result struct {
 // plimsoll runs the binary with args.
 func plimsoll(t *testing.T, args ...string) result {
 	t.Helper()
+	return plimsollIn(t, "", args...)
+}
+
+// plimsollIn runs the binary with args in the working directory dir ("" for the test's own).
+func plimsollIn(t *testing.T, dir string, args ...string) result {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

@@ -47,7 +47,7 @@ func (configCheck) Run(_ context.Context, env *check.Env) (check.Result, error) 
 	changes := DiffConfig(env.Old.Config, env.New.Config)
 	shared := sharedLayers(env.Old.Config, env.New.Config)
 	stop()
-	r.Data = map[string]any{"changes": changes, "sharedBaseLayers": shared}
+	r.Data = map[string]any{"changes": append([]ConfigChange{}, changes...), "sharedBaseLayers": shared}
 	r.Measured = fmt.Sprintf("%d config changes", len(changes))
 	r.Baseline = fmt.Sprintf("%d of %d old layers shared", shared, len(env.Old.Config.RootFS.DiffIDs))
 	var warn, fail []string

@@ -1,7 +1,9 @@
 package imagediff
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -12,7 +14,9 @@ import (
 	"github.com/plimsoll/plimsoll/internal/check"
 	"github.com/plimsoll/plimsoll/internal/config"
 	"github.com/plimsoll/plimsoll/internal/image"
+	"github.com/plimsoll/plimsoll/internal/report"
 	"github.com/plimsoll/plimsoll/internal/scan"
+	"github.com/plimsoll/plimsoll/internal/testenv"
 	"github.com/plimsoll/plimsoll/internal/timing"
 )
 
@@ -77,15 +81,19 @@ func TestVulnerabilities(t *testing.T) {
 		{"equal is GO", []scan.Finding{vuln("B", med, "q")}, []scan.Finding{vuln("B", med, "q")}, false, false, nil, nil,
 			check.StatusPass, "0 fixed, 0 introduced, 1 persisting"},
 		{"a new high is NO-GO", nil, []scan.Finding{vuln("H", high, "p")}, false, false, nil, nil,
-			check.StatusFail, "1 new at or above high: H (high, p)"},
+			check.StatusFail, "1 new at or above high, 0 fixed (0 → 1 at or above high): new H (high, p)"},
 		{"a new critical on a major upgrade the policy allows is CAUTION", nil, []scan.Finding{vuln("C", crit, "p")}, true, true, nil, nil,
 			check.StatusWarn, "allowed for a major upgrade by policy"},
 		{"the allowance needs a major upgrade", nil, []scan.Finding{vuln("C", crit, "p")}, false, true, nil, nil,
 			check.StatusFail, "1 new at or above high"},
 		{"same high count but different is CAUTION", []scan.Finding{vuln("X", high, "p")}, []scan.Finding{vuln("Y", high, "p")}, false, false, nil, nil,
-			check.StatusWarn, "same count at or above high, but different: new Y (high, p), fixed X (high, p)"},
+			check.StatusWarn, "1 new at or above high, 1 fixed (1 → 1 at or above high): new Y (high, p); fixed X (high, p)"},
+		{"fewer high but one new is CAUTION, and says the counts", []scan.Finding{vuln("X1", high, "p"), vuln("X2", crit, "q"), vuln("X3", high, "r")}, []scan.Finding{vuln("Y", high, "p")}, false, false, nil, nil,
+			check.StatusWarn, "1 new at or above high, 3 fixed (3 → 1 at or above high): new Y (high, p); fixed X2 (critical, q), X1 (high, p), X3 (high, r)"},
+		{"more new than fixed says both counts", []scan.Finding{vuln("X", high, "p"), vuln("P", high, "s")}, []scan.Finding{vuln("P", high, "s"), vuln("Y", high, "p"), vuln("Z", crit, "q")}, false, false, nil, nil,
+			check.StatusFail, "2 new at or above high, 1 fixed (2 → 3 at or above high): new Z (critical, q), Y (high, p); fixed X (high, p)"},
 		{"more findings below failOn is CAUTION", nil, []scan.Finding{vuln("M", med, "p")}, false, false, nil, nil,
-			check.StatusWarn, "1 more findings below high: M (medium, p)"},
+			check.StatusWarn, "1 more findings below high (0 → 1 in all): M (medium, p)"},
 		{"an ignored finding does not count", nil, []scan.Finding{vuln("H", high, "p")}, false, false, nil, []string{"H"},
 			check.StatusPass, "1 findings ignored by policy"},
 		{"hotfix CVE still present is NO-GO", []scan.Finding{vuln("CVE-1", med, "p")}, []scan.Finding{vuln("CVE-1", med, "p")}, false, false, []string{"CVE-1"}, nil,
@@ -102,6 +110,9 @@ func TestVulnerabilities(t *testing.T) {
 			r := run(t, checks[2], &check.Env{Old: old, New: new})
 			if r.Status != tt.want || !strings.Contains(r.Message, tt.says) {
 				t.Errorf("got %v %q, want %v containing %q", r.Status, r.Message, tt.want, tt.says)
+			}
+			if strings.Contains(r.Message, "same count") {
+				t.Errorf("message %q claims a count it did not compare", r.Message)
 			}
 			if r.Source != "test" || r.Measured == "" || r.Baseline == "" || r.Threshold == "" {
 				t.Errorf("evidence missing: %+v", r)
@@ -193,6 +204,9 @@ func TestConfig(t *testing.T) {
 			if r.Status != tt.want || !strings.Contains(r.Message, tt.says) {
 				t.Errorf("got %v %q, want %v containing %q", r.Status, r.Message, tt.want, tt.says)
 			}
+			if strings.Contains(r.Message, "same count") {
+				t.Errorf("message %q claims a count it did not compare", r.Message)
+			}
 		})
 	}
 }
@@ -253,6 +267,70 @@ func TestPhaseTimings(t *testing.T) {
 	} {
 		if got := rec.Total(p); got != want {
 			t.Errorf("%s took %s, want %s", p, got, want)
+		}
+	}
+}
+
+// TestSummaryJSONHasNoNull puts the results of the three checks on two images with nothing to
+// tell apart (every list of their data empty) in a report and writes it as summary.json and
+// as the run history stores it: every list is [], never null.
+func TestSummaryJSONHasNoNull(t *testing.T) {
+	old, new := img("old", v1.Config{}), img("new", v1.Config{})
+	cat := &fakeCataloger{inv: map[*image.Image]*scan.Inventory{old: {}, new: {}}}
+	checks := New(Config{Cataloger: cat, Old: fixed(nil), New: fixed(nil), Vulns: config.Vulnerabilities{FailOn: "high"}})
+	var results []check.Result
+	for _, c := range checks {
+		results = append(results, run(t, c, &check.Env{Old: old, New: new}))
+	}
+	r := &report.Report{RunID: "x", Old: &report.Subject{Ref: "old"}, New: report.Subject{Ref: "new"},
+		Layers: []report.Layer{{Layer: check.L1Diff, Name: "diff", State: report.StateRan, Results: results}}}
+	var b bytes.Buffer
+	if err := (report.JSON{}).Encode(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	stored, err := json.Marshal(r) // as the run history keeps it
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, doc := range map[string][]byte{"summary.json": b.Bytes(), "stored": stored} {
+		nulls, err := testenv.JSONNulls(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(nulls) > 0 {
+			t.Errorf("%s has null where a list belongs: %v", name, nulls)
+		}
+		// The lists docs/summary-json.md names for Layer 1 are there, as lists.
+		var sum struct {
+			Layers []struct {
+				Results []struct {
+					Check string         `json:"check"`
+					Data  map[string]any `json:"data"`
+				} `json:"results"`
+			} `json:"layers"`
+		}
+		if err := json.Unmarshal(doc, &sum); err != nil {
+			t.Fatal(err)
+		}
+		lists := map[string][]string{
+			"packages":        {"added", "removed", "upgraded", "downgraded", "renamed"},
+			"config":          {"changes"},
+			"vulnerabilities": {"ignored"},
+		}
+		for _, res := range sum.Layers[0].Results {
+			if res.Check == "vulnerabilities" {
+				delta, _ := res.Data["delta"].(map[string]any)
+				for _, k := range []string{"introduced", "fixed", "persisting"} {
+					if _, ok := delta[k].([]any); !ok {
+						t.Errorf("%s: vulnerabilities data.delta.%s = %v, want a list", name, k, delta[k])
+					}
+				}
+			}
+			for _, k := range lists[res.Check] {
+				if _, ok := res.Data[k].([]any); !ok {
+					t.Errorf("%s: %s data.%s = %v, want a list", name, res.Check, k, res.Data[k])
+				}
+			}
 		}
 	}
 }

@@ -16,7 +16,7 @@ import (
 // "critical/high" meaning "at or above the policy's failOn severity":
 //   - more such findings in NEW than in OLD → NO-GO (CAUTION for a major or distro upgrade
 //     when the policy allows new findings there);
-//   - new such findings, but no more of them than were fixed → CAUTION ("same count, different");
+//   - new such findings, but no more of them than were fixed → CAUTION;
 //   - more findings in total (all below failOn) → CAUTION;
 //   - fewer or equal, none new at failOn → GO.
 //
@@ -57,22 +57,30 @@ func (c *vulnCheck) Run(ctx context.Context, env *check.Env) (check.Result, erro
 		Baseline:  "old: " + counts(oldF),
 		Threshold: fmt.Sprintf("no new findings at or above %s; no more findings in total", failOn),
 		Source:    c.cfg.Source,
-		Data:      map[string]any{"delta": d, "ignored": append(ignoredOld, ignoredNew...)},
+		Data:      map[string]any{"delta": d, "ignored": append(append([]string{}, ignoredOld...), ignoredNew...)},
+	}
+	// Every message of the rule states the counts the rule compared: new against fixed at or
+	// above failOn, and how many there were before and after.
+	compared := fmt.Sprintf("%d new at or above %s, %d fixed (%d → %d at or above %s): new %s",
+		len(introduced), failOn, len(fixed), len(atLeast(oldF, failOn)), len(atLeast(newF, failOn)), failOn, ids(introduced))
+	if len(fixed) > 0 {
+		compared += "; fixed " + ids(fixed)
 	}
 	var msg []string
 	switch {
 	case len(introduced) > len(fixed) && c.cfg.Major && c.cfg.Vulns.AllowNewOnMajor:
 		r.Status = check.StatusWarn
-		msg = append(msg, fmt.Sprintf("%d new at or above %s (%s), allowed for a major upgrade by policy", len(introduced), failOn, ids(introduced)))
-	case len(introduced) > len(fixed):
-		r.Status = check.StatusFail
-		msg = append(msg, fmt.Sprintf("%d new at or above %s: %s", len(introduced), failOn, ids(introduced)))
+		msg = append(msg, compared+"; allowed for a major upgrade by policy")
 	case len(introduced) > 0:
+		// More new than fixed fails; new ones that replace as many fixed are a warning.
 		r.Status = check.StatusWarn
-		msg = append(msg, fmt.Sprintf("same count at or above %s, but different: new %s, fixed %s", failOn, ids(introduced), ids(fixed)))
+		if len(introduced) > len(fixed) {
+			r.Status = check.StatusFail
+		}
+		msg = append(msg, compared)
 	case len(newF) > len(oldF):
 		r.Status = check.StatusWarn
-		msg = append(msg, fmt.Sprintf("%d more findings below %s: %s", len(newF)-len(oldF), failOn, ids(d.Introduced)))
+		msg = append(msg, fmt.Sprintf("%d more findings below %s (%d → %d in all): %s", len(newF)-len(oldF), failOn, len(oldF), len(newF), ids(d.Introduced)))
 	default:
 		msg = append(msg, fmt.Sprintf("%d fixed, %d introduced, %d persisting", len(d.Fixed), len(d.Introduced), len(d.Persisting)))
 	}

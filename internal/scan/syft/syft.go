@@ -76,6 +76,10 @@ func (c *Cataloger) Inventory(ctx context.Context, img *image.Image) (*scan.Inve
 		inv, err := readCache(path, img)
 		switch {
 		case err == nil:
+			// The cache stands in for reading the layers, not for having them.
+			if err := img.ConfirmLayers(ctx); err != nil {
+				return nil, fmt.Errorf("syft: %w", err)
+			}
 			log.Debug("packages from cache", "image", img.Ref, "cache", path, "packages", len(inv.Packages))
 			return inv, nil
 		case !errors.Is(err, fs.ErrNotExist):

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -66,7 +67,8 @@ var alpineDiff = scan.PackageDiff{
 	Unchanged: 3,
 }
 
-// countingImage counts how often the layers of an image are opened.
+// countingImage counts how often the layers of an image are read (opening a blob to confirm
+// that it exists, as a cache hit does, is not reading it).
 type countingImage struct {
 	v1.Image
 	opened *atomic.Int64
@@ -96,13 +98,28 @@ type countingLayer struct {
 }
 
 func (l countingLayer) Compressed() (io.ReadCloser, error) {
-	l.opened.Add(1)
-	return l.Layer.Compressed()
+	rc, err := l.Layer.Compressed()
+	return &countingReader{ReadCloser: rc, opened: l.opened}, err
 }
 
 func (l countingLayer) Uncompressed() (io.ReadCloser, error) {
-	l.opened.Add(1)
-	return l.Layer.Uncompressed()
+	rc, err := l.Layer.Uncompressed()
+	return &countingReader{ReadCloser: rc, opened: l.opened}, err
+}
+
+// countingReader counts one read of a layer at its first Read.
+type countingReader struct {
+	io.ReadCloser
+	opened *atomic.Int64
+	read   bool
+}
+
+func (r *countingReader) Read(p []byte) (int, error) {
+	if !r.read {
+		r.read = true
+		r.opened.Add(1)
+	}
+	return r.ReadCloser.Read(p)
 }
 
 // alpine returns the Alpine image of version as Resolve returns it from an OCI layout, and a
@@ -425,4 +442,40 @@ func BenchmarkInventoryAlpinePair(b *testing.B) {
 			pair(c)
 		}
 	})
+}
+
+// TestInventoryCacheConfirmsLayers: a cache hit reads no layer but confirms each exists, so a
+// layout whose layer blob was deleted is unreadable on a warm cache as on a cold one.
+func TestInventoryCacheConfirmsLayers(t *testing.T) {
+	ctx := context.Background()
+	cache := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "layout")
+	v := testenv.AlpineImage(t, "3.20.3")
+	lp, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lp.AppendImage(v); err != nil {
+		t.Fatal(err)
+	}
+	img, err := image.Resolve(ctx, "oci-dir:"+dir, image.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (&Cataloger{CacheDir: cache}).Inventory(ctx, img); err != nil {
+		t.Fatal(err)
+	}
+	layers, _ := v.Layers()
+	d, _ := layers[0].Digest()
+	if err := os.Remove(filepath.Join(dir, "blobs", d.Algorithm, d.Hex)); err != nil {
+		t.Fatal(err)
+	}
+	again, err := image.Resolve(ctx, "oci-dir:"+dir, image.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = (&Cataloger{CacheDir: cache}).Inventory(ctx, again)
+	if !errors.Is(err, image.ErrUnreadable) || !strings.Contains(err.Error(), d.Hex) {
+		t.Errorf("warm inventory of an image missing layer %s: err = %v, want ErrUnreadable naming the layer", d, err)
+	}
 }

@@ -2,6 +2,7 @@ package open_test
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -100,4 +101,36 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse(%q) = %s with an empty argument", dsn, kind)
 		}
 	})
+}
+
+// TestOpenRelativePath opens a SQLite file named relative to the working directory, as
+// `--store runs.db` does, and finds it there.
+func TestOpenRelativePath(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	for _, dsn := range []string{"runs.db", filepath.Join("sub", "runs.db"), "./runs.db"} {
+		s, err := open.Open(t.Context(), dsn)
+		if err != nil {
+			t.Fatalf("Open(%q): %v", dsn, err)
+		}
+		if err := s.AppendSamples(t.Context(), "soak", store.Sample{Time: time.Now(), Metric: "x", Value: 1}); err != nil {
+			t.Fatalf("Open(%q): append: %v", dsn, err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range []string{"runs.db", filepath.Join("sub", "runs.db")} {
+		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
+			t.Errorf("%s was not created in the working directory: %v", p, err)
+		}
+	}
+	s, err := open.Open(t.Context(), filepath.Join(dir, "runs.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if ss, err := s.Samples(t.Context(), "soak", 0); err != nil || len(ss) != 2 {
+		t.Errorf("runs.db and ./runs.db hold %d samples (%v), want 2: not the same file", len(ss), err)
+	}
 }

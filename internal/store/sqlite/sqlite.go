@@ -40,12 +40,18 @@ func DefaultPath() (string, error) {
 }
 
 // Open opens (creating it and its directory when missing) the database file at path and
-// migrates it. Writes are durable when they return: the journal is synced on every commit
+// migrates it. A relative path is relative to the working directory. Writes are durable when they return: the journal is synced on every commit
 // (synchronous=FULL), and transactions take the write lock when they begin, waiting up to
 // BusyTimeoutMillis for another writer.
 func Open(ctx context.Context, path string) (store.Store, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: empty database path")
+	}
+	// The driver reads a file: URL; a relative path would make "file://runs.db" (a host, no
+	// path), so the URL is built from the absolute path.
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
@@ -56,7 +62,7 @@ func Open(ctx context.Context, path string) (store.Store, error) {
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Set("_txlock", "immediate")
-	dsn := (&url.URL{Scheme: "file", Path: path, RawQuery: q.Encode()}).String()
+	dsn := (&url.URL{Scheme: "file", Path: abs, RawQuery: q.Encode()}).String()
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
