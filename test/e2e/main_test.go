@@ -32,8 +32,6 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	// One cache for the whole run: tests that care about cold and warm runs name their own.
-	os.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "cache"))
 	verifyState, err := userstate.Isolate(filepath.Join(dir, "state")) // the run history of these tests
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -47,6 +45,10 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "build plimsoll:", err)
 		return 1
 	}
+	// Set after the build, which keeps the user's Go build cache (go build finds it through
+	// XDG_CACHE_HOME too).
+	// One cache for the whole run: tests that care about cold and warm runs name their own.
+	os.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "cache"))
 	code := m.Run()
 	if err := verifyState(); err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL:", err)

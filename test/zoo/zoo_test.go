@@ -49,7 +49,6 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	os.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "cache"))
 	// The zoo's runs go to a history of their own, never the user's.
 	verifyState, err := userstate.Isolate(filepath.Join(dir, "state"))
 	if err != nil {
@@ -64,6 +63,9 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "build plimsoll:", err)
 		return 1
 	}
+	// Set after the build, which keeps the user's Go build cache (go build finds it through
+	// XDG_CACHE_HOME too).
+	os.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "cache"))
 	code := m.Run()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
