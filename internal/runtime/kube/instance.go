@@ -507,6 +507,9 @@ func (i *Instance) Stop(ctx context.Context) error {
 	}
 }
 
+// markStopped records that the pod is gone, with last as its final state. A pod removed
+// before its kubelet reported the container's end (a zero grace period, a lost node) is
+// recorded as finished now, its exit code unknown (0).
 func (i *Instance) markStopped(last *corev1.Pod) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
@@ -516,4 +519,19 @@ func (i *Instance) markStopped(last *corev1.Pod) {
 			i.last = last
 		}
 	}
+	if i.last == nil {
+		return
+	}
+	st, ok := containerStatus(i.last)
+	if !ok || st.State.Running == nil {
+		return
+	}
+	p := i.last.DeepCopy()
+	for k := range p.Status.ContainerStatuses {
+		if p.Status.ContainerStatuses[k].Name == containerName {
+			p.Status.ContainerStatuses[k].State = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+				StartedAt: st.State.Running.StartedAt, FinishedAt: metav1.Now(), Reason: "Deleted"}}
+		}
+	}
+	i.last = p
 }
