@@ -3,8 +3,9 @@
 # docker.io and starting dockerd in the background when none does) and build bin/plimsoll.
 # With --test it also installs what the tests use: Debian's static busybox (put into test
 # images FROM scratch), PostgreSQL (the store's tests start their own server on 127.0.0.1) and
-# Chromium (the HTML report is opened in a real headless browser), and builds the Kubernetes
-# control plane the delivery tests start (scripts/k8s-build.sh).
+# Chromium (the HTML report is opened in a real headless browser), Debian's containerd (the
+# private container runtime of the tests' real Kubernetes node; docker.io usually brings it),
+# and builds the Kubernetes control plane and node the tests start (scripts/k8s-build.sh).
 # Safe to run again: it does only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,7 @@ if [ "${1:-}" = "--test" ]; then
   dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
   compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
   [ -x /usr/bin/chromium ] || missing+=(chromium)
+  { dpkg -s containerd >/dev/null 2>&1 && [ -x /usr/sbin/runc ]; } || missing+=(containerd runc)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}" >&2
@@ -37,9 +39,10 @@ if ! docker_answers; then
 fi
 
 if [ "${1:-}" = "--test" ]; then
-  # The Kubernetes control plane the delivery tests run: built from the Go module proxy once,
+  # The Kubernetes control plane the delivery tests run, and the kubelet of the real node the
+  # pod runtime's tests run containers on: built from the Go module proxy once,
   # then cached (a cold build takes 10-35 minutes on 2 cores; a warm one is instant).
-  echo "setup: Kubernetes control plane binaries (cached under ~/.cache/plimsoll/k8s)" >&2
+  echo "setup: Kubernetes control plane and node binaries (cached under ~/.cache/plimsoll/k8s)" >&2
   bash scripts/k8s-build.sh >/dev/null
 fi
 

@@ -91,6 +91,7 @@ type Cluster struct {
 	StartTime time.Duration
 
 	bin   string
+	pki   *pki
 	procs []*process
 }
 
@@ -312,7 +313,12 @@ func (c *Cluster) boot(stages string) error {
 		"--service-account-issuer", "https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file", p.path("sa.pub"), "--service-account-signing-key-file", p.path("sa.key"),
 		"--service-cluster-ip-range", "10.0.0.0/24",
-		"--authorization-mode", "RBAC", "--profiling=false")
+		"--authorization-mode", "Node,RBAC", "--enable-admission-plugins", "NodeRestriction",
+		// What a real kubelet needs (Node): the API server reaches it by its Hostname address
+		// (the node is named localhost) for logs, exec and port-forward.
+		"--kubelet-client-certificate", p.path("apiserver-kubelet-client.crt"), "--kubelet-client-key", p.path("apiserver-kubelet-client.key"),
+		"--kubelet-certificate-authority", p.path("ca.crt"), "--kubelet-preferred-address-types", "Hostname",
+		"--profiling=false")
 	if err != nil {
 		return err
 	}
@@ -393,6 +399,12 @@ func (c *Cluster) writePKI(server string) (*pki, error) {
 	}
 	admin := pkixName("kubernetes-admin")
 	admin.Organization = []string{"system:masters"}
+	apiKubelet := pkixName("kube-apiserver-kubelet-client")
+	apiKubelet.Organization = []string{"system:masters"}
+	if _, _, err := p.issue("apiserver-kubelet-client", apiKubelet, nil, nil); err != nil {
+		return nil, err
+	}
+	c.pki = p
 	for _, k := range []struct {
 		file, name string
 	}{{"kcm.kubeconfig", "system:kube-controller-manager"}, {"scheduler.kubeconfig", "system:kube-scheduler"}} {

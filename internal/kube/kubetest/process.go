@@ -26,14 +26,23 @@ type process struct {
 // run starts bin/name with args in a process group of its own. The kernel kills it
 // (SIGKILL) when the thread that started it, and so the test binary, dies.
 func (c *Cluster) run(name string, args ...string) (*process, error) {
-	logPath := filepath.Join(c.Dir, "logs", name+".log")
+	return c.runIn(&c.procs, c.Dir, name, filepath.Join(c.bin, name), nil, args...)
+}
+
+// runIn starts the program at path as run does, with env added to the test binary's, its log
+// in dir/logs/name.log, and appends it to procs.
+func (c *Cluster) runIn(procs *[]*process, dir, name, path string, env []string, args ...string) (*process, error) {
+	logPath := filepath.Join(dir, "logs", name+".log")
 	f, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(filepath.Join(c.bin, name), args...)
+	cmd := exec.Command(path, args...)
 	cmd.Stdout, cmd.Stderr = f, f
-	cmd.Dir = c.Dir
+	cmd.Dir = dir
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		f.Close()
@@ -45,18 +54,28 @@ func (c *Cluster) run(name string, args ...string) (*process, error) {
 		f.Close()
 		close(p.done)
 	}()
-	c.procs = append(c.procs, p)
+	*procs = append(*procs, p)
 	return p, nil
 }
 
-// stop ends every process, newest first: SIGTERM to its group, SIGKILL after 3 s.
+// stop ends the real node, if any, then every process, newest first.
 func (c *Cluster) stop() {
-	for i := len(c.procs) - 1; i >= 0; i-- {
-		_ = syscall.Kill(-c.procs[i].cmd.Process.Pid, syscall.SIGTERM)
+	if sharedNode.n != nil && sharedNode.n.cluster == c {
+		sharedNode.n.stop()
+		sharedNode.n = nil
+	}
+	stopAll(c.procs)
+	c.procs = nil
+}
+
+// stopAll ends procs, newest first: SIGTERM to each group, SIGKILL after 3 s.
+func stopAll(procs []*process) {
+	for i := len(procs) - 1; i >= 0; i-- {
+		_ = syscall.Kill(-procs[i].cmd.Process.Pid, syscall.SIGTERM)
 	}
 	deadline := time.After(3 * time.Second)
-	for i := len(c.procs) - 1; i >= 0; i-- {
-		p := c.procs[i]
+	for i := len(procs) - 1; i >= 0; i-- {
+		p := procs[i]
 		select {
 		case <-p.done:
 		case <-deadline:
@@ -64,13 +83,15 @@ func (c *Cluster) stop() {
 			<-p.done
 		}
 	}
-	c.procs = nil
 }
 
 // tails returns the last n lines of every process's log.
-func (c *Cluster) tails(n int) string {
+func (c *Cluster) tails(n int) string { return tailsOf(c.procs, n) }
+
+// tailsOf returns the last n lines of the log of each of procs.
+func tailsOf(procs []*process, n int) string {
 	var b strings.Builder
-	for _, p := range c.procs {
+	for _, p := range procs {
 		raw, err := os.ReadFile(p.log)
 		if err != nil {
 			continue

@@ -8,6 +8,9 @@
 //	}
 //
 // The suite needs the engine to run on this host (it reads /proc for Instance.PID).
+//
+// Options name the documented ways a runtime differs from Docker's (HostNetworkOnly,
+// NoHealthcheck, NoPID); each makes the suite check the documented behaviour instead.
 package runtimetest
 
 import (
@@ -35,7 +38,25 @@ import (
 type Images struct {
 	// App is AppImage.
 	App string
+	// Missing is an image the engine cannot get (default "plimsoll.invalid/no-such-image:0",
+	// for engines that never pull; a runtime that pulls needs one on a loopback registry).
+	Missing string
 }
+
+// Option states a documented difference of the runtime under test.
+type Option func(*suite)
+
+// HostNetworkOnly runs every instance on the host network, its server on 127.0.0.1 at a free
+// port: for a node without a pod network (the tests' Kubernetes node).
+func HostNetworkOnly() Option { return func(s *suite) { s.hostNetOnly = true } }
+
+// NoHealthcheck says the runtime does not run the image's HEALTHCHECK: State.Health stays
+// HealthNone (Kubernetes ignores Docker's HEALTHCHECK).
+func NoHealthcheck() Option { return func(s *suite) { s.noHealth = true } }
+
+// NoPID says the runtime cannot give a host PID: PID of a running instance is
+// runtime.ErrStatsUnavailable (Kubernetes' API has no host PID).
+func NoPID() Option { return func(s *suite) { s.noPID = true } }
 
 // LabelsFunc reads the labels the engine holds for the container with id. The suite checks
 // what the runtime did, so it asks the engine itself rather than the runtime.
@@ -47,9 +68,15 @@ const wait = 30 * time.Second
 // Run runs the conformance suite. newRuntime is called once per subtest; labels reads a
 // container's labels from the engine. Every container the suite starts is stopped by the
 // subtest that started it; a runtime's own test should still check that none is left.
-func Run(t *testing.T, newRuntime func(t *testing.T) runtime.Runtime, images Images, labels LabelsFunc) {
+func Run(t *testing.T, newRuntime func(t *testing.T) runtime.Runtime, images Images, labels LabelsFunc, opts ...Option) {
 	runID := "rtt-" + randomHex(4)
 	s := &suite{newRuntime: newRuntime, images: images, labels: labels, runID: runID}
+	if s.images.Missing == "" {
+		s.images.Missing = "plimsoll.invalid/no-such-image:0"
+	}
+	for _, o := range opts {
+		o(s)
+	}
 	for _, tc := range []struct {
 		name string
 		fn   func(*testing.T)
@@ -77,11 +104,27 @@ type suite struct {
 	images     Images
 	labels     LabelsFunc
 	runID      string
+
+	hostNetOnly, noHealth, noPID bool
 }
 
-// spec returns the base spec of role.
+// spec returns the base spec of role and the port its server listens on.
 func (s *suite) spec(role string) runtime.Spec {
-	return runtime.Spec{Image: s.images.App, RunID: s.runID, Role: role}
+	spec, _ := s.specPort(role)
+	return spec
+}
+
+// specPort returns the base spec of role and the port its server listens on: AppPort, or a
+// free port on 127.0.0.1 of the host network under HostNetworkOnly.
+func (s *suite) specPort(role string) (runtime.Spec, int) {
+	spec := runtime.Spec{Image: s.images.App, RunID: s.runID, Role: role}
+	if !s.hostNetOnly {
+		return spec, AppPort
+	}
+	port := freePortNoT()
+	spec.HostNetwork = true
+	spec.Env = []string{"PORT=" + strconv.Itoa(port), "LISTEN_ADDR=127.0.0.1"}
+	return spec, port
 }
 
 // start starts spec and stops the instance when the test ends.
@@ -110,9 +153,9 @@ func (s *suite) sleeper(role string) runtime.Spec {
 func (s *suite) lifecycle(t *testing.T) {
 	ctx := t.Context()
 	const memory = 128 << 20
-	spec := s.spec("lifecycle")
-	spec.Ports = []int{AppPort}
-	spec.Env = []string{"PLIMSOLL_TEST=hello world"}
+	spec, port := s.specPort("lifecycle")
+	spec.Ports = []int{port}
+	spec.Env = append(spec.Env, "PLIMSOLL_TEST=hello world")
 	spec.Memory, spec.CPUs, spec.CPUShares = memory, 0.5, 512
 	spec.Labels = map[string]string{"com.example.suite": "runtimetest"}
 	inst := s.start(t, spec)
@@ -121,7 +164,7 @@ func (s *suite) lifecycle(t *testing.T) {
 	}
 
 	// Endpoint: loopback, and the server answers there.
-	addr, err := inst.Endpoint(ctx, AppPort)
+	addr, err := inst.Endpoint(ctx, port)
 	if err != nil {
 		t.Fatalf("Endpoint: %v", err)
 	}
@@ -129,7 +172,7 @@ func (s *suite) lifecycle(t *testing.T) {
 	if body := httpGet(t, addr, "/"); body != "plimsoll-testapp\n" {
 		t.Errorf("GET / = %q, want %q", body, "plimsoll-testapp\n")
 	}
-	if _, err := inst.Endpoint(ctx, AppPort+1); err == nil {
+	if _, err := inst.Endpoint(ctx, port+1); err == nil {
 		t.Error("Endpoint of a port not in the spec: no error")
 	}
 
@@ -157,7 +200,7 @@ func (s *suite) lifecycle(t *testing.T) {
 	if err := inst.Logs(ctx, &logs); err != nil {
 		t.Fatalf("Logs: %v", err)
 	}
-	for _, want := range []string{"testapp: listening on :8080\n", "testapp: stderr is attached\n"} {
+	for _, want := range []string{"testapp: listening on :" + strconv.Itoa(port) + "\n", "testapp: stderr is attached\n"} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("Logs = %q, want it to contain %q", logs.String(), want)
 		}
@@ -169,14 +212,14 @@ func (s *suite) lifecycle(t *testing.T) {
 	// cgroup v2 converts shares to a weight: 1 + (512-2)*9999/262142 = 20.
 	cgroupFile(t, inst, "512|20", "/sys/fs/cgroup/cpu/cpu.shares", "/sys/fs/cgroup/cpu.weight")
 
-	// Stats.
-	st, err := inst.Stats(ctx)
-	if err != nil {
-		t.Fatalf("Stats: %v", err)
-	}
-	if st.RSS <= 0 || st.Usage <= 0 || st.CPU <= 0 {
-		t.Errorf("Stats = %+v, want RSS, Usage and CPU > 0", st)
-	}
+	// Stats. Polled: a runtime may read them from a source that samples (the kubelet's
+	// Summary API refreshes every 10-15 s).
+	var st runtime.Stats
+	eventually(t, "Stats with RSS, Usage and CPU > 0", func() (bool, string) {
+		var err error
+		st, err = inst.Stats(ctx)
+		return err == nil && st.RSS > 0 && st.Usage > 0 && st.CPU > 0, fmt.Sprintf("%+v %v", st, err)
+	})
 	if st.Peak != 0 && st.Peak < st.Usage {
 		t.Errorf("Stats = %+v, want Peak >= Usage", st)
 	}
@@ -184,9 +227,10 @@ func (s *suite) lifecycle(t *testing.T) {
 		t.Errorf("Stats.Limit = %d, want %d", st.Limit, memory)
 	}
 	execIn(t, inst, "sh", "-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done")
-	if st2, err := inst.Stats(ctx); err != nil || st2.CPU <= st.CPU {
-		t.Errorf("Stats after work = %+v, %v; want CPU above %s", st2, err, st.CPU)
-	}
+	eventually(t, "Stats after work with more CPU", func() (bool, string) {
+		st2, err := inst.Stats(ctx)
+		return err == nil && st2.CPU > st.CPU, fmt.Sprintf("%+v %v; want CPU above %s", st2, err, st.CPU)
+	})
 
 	// Labels.
 	got, err := s.labels(ctx, inst.ID())
@@ -208,18 +252,28 @@ func (s *suite) lifecycle(t *testing.T) {
 		state.StartedAt.IsZero() || state.StartedAt.After(time.Now().Add(time.Minute)) || !state.FinishedAt.IsZero() {
 		t.Errorf("State of a running container = %+v", state)
 	}
-	eventually(t, "the image's HEALTHCHECK to report healthy", func() (bool, string) {
-		st, err := inst.State(ctx)
-		return err == nil && st.Health == runtime.HealthHealthy, fmt.Sprintf("%+v %v", st, err)
-	})
+	if s.noHealth {
+		if state.Health != runtime.HealthNone {
+			t.Errorf("State.Health = %q on a runtime without HEALTHCHECK, want none", state.Health)
+		}
+	} else {
+		eventually(t, "the image's HEALTHCHECK to report healthy", func() (bool, string) {
+			st, err := inst.State(ctx)
+			return err == nil && st.Health == runtime.HealthHealthy, fmt.Sprintf("%+v %v", st, err)
+		})
+	}
 
 	// PID: the host PID of /app.
-	pid, err := inst.PID(ctx)
-	if err != nil {
-		t.Fatalf("PID: %v", err)
-	}
-	if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err != nil || !bytes.HasPrefix(cmdline, []byte("/app\x00")) {
-		t.Errorf("/proc/%d/cmdline = %q, %v; want /app", pid, cmdline, err)
+	if s.noPID {
+		wantErr(t, "PID on a runtime without host PIDs", runtime.ErrStatsUnavailable, func() error { _, err := inst.PID(ctx); return err })
+	} else {
+		pid, err := inst.PID(ctx)
+		if err != nil {
+			t.Fatalf("PID: %v", err)
+		}
+		if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err != nil || !bytes.HasPrefix(cmdline, []byte("/app\x00")) {
+			t.Errorf("/proc/%d/cmdline = %q, %v; want /app", pid, cmdline, err)
+		}
 	}
 
 	// Stop: graceful (the server exits 0 on SIGTERM), idempotent, and the state survives.
@@ -237,7 +291,7 @@ func (s *suite) lifecycle(t *testing.T) {
 		t.Errorf("State after a graceful Stop = %+v (started %s)", after, state.StartedAt)
 	}
 	wantErr(t, "Exec after Stop", runtime.ErrRemoved, func() error { _, err := inst.Exec(ctx, []string{"true"}); return err })
-	wantErr(t, "Endpoint after Stop", runtime.ErrRemoved, func() error { _, err := inst.Endpoint(ctx, AppPort); return err })
+	wantErr(t, "Endpoint after Stop", runtime.ErrRemoved, func() error { _, err := inst.Endpoint(ctx, port); return err })
 	wantErr(t, "Stats after Stop", runtime.ErrRemoved, func() error { _, err := inst.Stats(ctx); return err })
 	wantErr(t, "PID after Stop", runtime.ErrRemoved, func() error { _, err := inst.PID(ctx); return err })
 	wantErr(t, "Logs after Stop", runtime.ErrRemoved, func() error { return inst.Logs(ctx, io.Discard) })
@@ -245,9 +299,9 @@ func (s *suite) lifecycle(t *testing.T) {
 
 func (s *suite) exitsAtOnce(t *testing.T) {
 	ctx := t.Context()
-	spec := s.spec("exits")
+	spec, port := s.specPort("exits")
 	spec.Cmd = []string{"exit", "3"}
-	spec.Ports = []int{AppPort}
+	spec.Ports = []int{port}
 	inst := s.start(t, spec)
 	st := waitExited(t, inst)
 	if st.ExitCode != 3 || st.Signal != 0 || st.OOMKilled || st.FinishedAt.IsZero() {
@@ -258,7 +312,7 @@ func (s *suite) exitsAtOnce(t *testing.T) {
 		t.Errorf("Logs of an exited container = %q, %v", logs.String(), err)
 	}
 	wantErr(t, "Exec in an exited container", runtime.ErrNotRunning, func() error { _, err := inst.Exec(ctx, []string{"true"}); return err })
-	wantErr(t, "Endpoint of an exited container", runtime.ErrNotRunning, func() error { _, err := inst.Endpoint(ctx, AppPort); return err })
+	wantErr(t, "Endpoint of an exited container", runtime.ErrNotRunning, func() error { _, err := inst.Endpoint(ctx, port); return err })
 	wantErr(t, "Stats of an exited container", runtime.ErrNotRunning, func() error { _, err := inst.Stats(ctx); return err })
 	wantErr(t, "PID of an exited container", runtime.ErrNotRunning, func() error { _, err := inst.PID(ctx); return err })
 	if err := inst.Stop(ctx); err != nil {
@@ -329,6 +383,9 @@ func (s *suite) hostNetwork(t *testing.T) {
 	spec.HostNetwork = true
 	spec.Ports = []int{port}
 	spec.Env = []string{"PORT=" + strconv.Itoa(port)}
+	if s.hostNetOnly {
+		spec.Env = append(spec.Env, "LISTEN_ADDR=127.0.0.1")
+	}
 	inst := s.start(t, spec)
 	addr, err := inst.Endpoint(t.Context(), port)
 	if err != nil {
@@ -344,7 +401,7 @@ func (s *suite) hostNetwork(t *testing.T) {
 
 func (s *suite) imageNotFound(t *testing.T) {
 	spec := s.spec("missing")
-	spec.Image = "plimsoll.invalid/no-such-image:0"
+	spec.Image = s.images.Missing
 	wantErr(t, "Start of a missing image", runtime.ErrImageNotFound, func() error { return startErr(t, s.newRuntime(t), spec) })
 }
 
@@ -466,6 +523,16 @@ func freePort(t *testing.T) int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// freePortNoT is freePort for the spec builders; port 0 (an invalid spec) if none is free.
+func freePortNoT() int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
