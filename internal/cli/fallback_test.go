@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -170,7 +171,8 @@ func (f *fallbackCluster) twoRevisions(t *testing.T, name, first, second string)
 		switch {
 		case d.Annotations[kube.RevisionAnnotation] == "1" && d.Spec.Template.Spec.Containers[0].Image == first:
 			d.Spec.Template.Spec.Containers[0].Image = second
-			if _, err := api.Update(ctx, d, metav1.UpdateOptions{}); err != nil {
+			// The controller may have written the Deployment since the Get: read it again.
+			if _, err := api.Update(ctx, d, metav1.UpdateOptions{}); err != nil && !apierrors.IsConflict(err) {
 				t.Fatal(err)
 			}
 			continue

@@ -51,13 +51,13 @@ type SoakLimits struct {
 	MemoryFail float64 `yaml:"memoryFail"`
 	// MemoryStop is the growth already observed at which the soak stops at once (default 50).
 	MemoryStop float64 `yaml:"memoryStop"`
-	// MemoryNoiseFloor is a size ("2m", "512k"; "0" for none): a rise, projected and seen,
-	// smaller than it is at most CAUTION, however large in percent — never NO-GO nor a stop,
-	// and never GO past MemoryStable: the floor hides no growth. Measured: the test app (a
-	// small Go server, 1.5 MiB of anonymous memory) rose 0.8 MiB (+50 %) in the 24 s after a
-	// 6 s warm-up at 20 requests/s without leaking, its runtime growing its heap; the default,
-	// 2 MiB, is that with room, so a warm-up does not fail a small app while a leak of a few
-	// MiB still does.
+	// MemoryNoiseFloor is a size ("8m", "512k"; "0" for none): a rise seen smaller than it is
+	// at most CAUTION, however large in percent — never NO-GO nor a stop, and never GO past
+	// MemoryStable: the floor hides no growth. Measured: the test app (a small Go server,
+	// 1.5-2 MiB of anonymous memory) rose 0.8 MiB (+50 %) in the 24 s after a 6 s warm-up at 20
+	// requests/s, and 2.0 MiB (1.9 → 3.9 MiB, +105 %) in a 40 s soak at 50 requests/s, without
+	// leaking: its runtime growing its heap. The default, 8 MiB, is the larger with room (and
+	// the floor the judge applied before it was a key), so a warm-up does not fail a small app.
 	MemoryNoiseFloor string `yaml:"memoryNoiseFloor"`
 	// CPU is the sustained CPU use, in percent of the CPU limit, past which it is CAUTION
 	// (default 80).
@@ -76,7 +76,7 @@ type SoakLimits struct {
 }
 
 // DefaultSoak is the seed's Layer 6: 24h, a sample a minute, 20 requests/s over 10
-// connections, memory growth stable ≤ 5 %, NO-GO > 30 %, stop at 50 %, a rise under 2 MiB at
+// connections, memory growth stable ≤ 5 %, NO-GO > 30 %, stop at 50 %, a rise under 8 MiB at
 // most CAUTION, CPU < 80 %, FDs and
 // connections < 1024, health > 99 % with 3 failures in a row sustained, < 1 error line a minute.
 func DefaultSoak() Soak {
@@ -84,7 +84,7 @@ func DefaultSoak() Soak {
 		Duration: 24 * time.Hour,
 		Interval: time.Minute,
 		Load:     SoakLoad{Rate: 20, Connections: 10, Mix: []PerfRequest{{Method: "GET", Path: "/"}}},
-		Limits: SoakLimits{MemoryStable: 5, MemoryFail: 30, MemoryStop: 50, MemoryNoiseFloor: "2m", CPU: 80, FDs: 1024,
+		Limits: SoakLimits{MemoryStable: 5, MemoryFail: 30, MemoryStop: 50, MemoryNoiseFloor: "8m", CPU: 80, FDs: 1024,
 			Connections: 1024, HealthRate: 99, HealthStop: 3, ErrorsPerMinute: 1},
 	}
 }

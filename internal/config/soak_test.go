@@ -53,8 +53,8 @@ func TestSoakSection(t *testing.T) {
 				if got := s.WithDefaults().Limits.NoiseFloor(); got != 512<<10 {
 					t.Errorf("noise floor %v, want 512 KiB", got)
 				}
-				if got := (Soak{}).WithDefaults().Limits.NoiseFloor(); got != 2<<20 {
-					t.Errorf("default noise floor %v, want 2 MiB", got)
+				if got := (Soak{}).WithDefaults().Limits.NoiseFloor(); got != 8<<20 {
+					t.Errorf("default noise floor %v, want 8 MiB", got)
 				}
 			},
 		},

@@ -170,9 +170,9 @@ func tooFew(s *Series, w Window) Finding {
 
 // judgeMemory judges memory growth in percent of the level after the warm-up, by the bands of
 // l: GO up to MemoryStable projected, CAUTION up to MemoryFail, NO-GO past it, and a stop at
-// MemoryStop seen. A rise past the stable band but smaller than l's noise floor (projected and
-// seen) is CAUTION, never NO-GO nor a stop, and never GO: the floor hides no growth, it only
-// keeps a warm-up's few hundred KiB from failing a small app.
+// MemoryStop seen. A rise past the stable band of which less than l's noise floor was seen is
+// CAUTION, never NO-GO nor a stop, and never GO: the floor hides no growth, it only keeps a
+// warm-up's few hundred KiB (projected from a steep early slope) from failing a small app.
 func judgeMemory(s *Series, w Window, l config.SoakLimits) Finding {
 	floor := l.NoiseFloor()
 	f := Finding{Threshold: fmt.Sprintf("projected growth ≤ %g %% GO, > %g %% NO-GO; stop at %g %% seen", l.MemoryStable, l.MemoryFail, l.MemoryStop)}
@@ -202,9 +202,10 @@ func judgeMemory(s *Series, w Window, l config.SoakLimits) Finding {
 	switch {
 	case !r.leak:
 		f.Status, f.Message = check.StatusPass, fmt.Sprintf("memory is stable at %s: no rise told apart from noise and GC cycles", bytesStr(r.level))
-	case proj > l.MemoryStable && r.projected() < floor && r.seen < floor:
-		// Past the stable band, but by less than a warm-up's noise: not told apart from a
-		// runtime growing its heap, so not NO-GO — and not GO either.
+	case proj > l.MemoryStable && r.seen < floor:
+		// Past the stable band, but by less than a warm-up's noise seen: not told apart from
+		// a runtime growing its heap (whose early slope projects far), so not NO-GO nor a
+		// stop — and not GO either.
 		f.Status = check.StatusWarn
 		f.Message = fmt.Sprintf("memory grows %+.1f %% projected over the soak, but by %s, under the noise floor of %s (soak.limits.memoryNoiseFloor): CAUTION, not NO-GO",
 			proj, bytesStr(max(r.projected(), r.seen)), bytesStr(floor))

@@ -42,12 +42,12 @@ func TestJudgeMemory(t *testing.T) {
 		{name: "GC sawtooth, other phase", s: gen(60, func(i int) float64 { return 12*mb + float64((i+5)%7)*2.5*mb + noise() }), want: check.StatusPass, inMsg: "stable"},
 		// 200 MiB + 250 kB/s: 12.5 MB over the 50 s judged, ≈ 6 % projected: CAUTION.
 		{name: "slow leak", s: gen(60, func(i int) float64 { return 200*mb + float64(i)*250e3 + noise()/10 }), want: check.StatusWarn, leak: true, inMsg: "grows"},
-		// A small app growing 25.6 % over the soak: 5 MiB + 1.28 MiB, under the 2 MiB noise
+		// A small app growing 25.6 % over the soak: 5 MiB + 1.28 MiB, under the 8 MiB noise
 		// floor but CAUTION all the same (a fixed 8 MiB floor once made it a pass).
 		{name: "small app grows 25.6 %", s: gen(60, func(i int) float64 { return 5*mb + float64(max(0, i-10))*0.256*5*mb/50 + noise()/50 }),
 			want: check.StatusWarn, leak: true, inMsg: "memory grows +25."},
 		// A small app rising +150 % (1 → 3 MiB), under the floor: CAUTION, not a pass.
-		{name: "small and rising", s: gen(60, func(i int) float64 { return 1*mb + float64(i)*40e3 }), want: check.StatusWarn, leak: true, inMsg: "under the noise floor of 2.0 MiB"},
+		{name: "small and rising", s: gen(60, func(i int) float64 { return 1*mb + float64(i)*40e3 }), want: check.StatusWarn, leak: true, inMsg: "under the noise floor of 8.0 MiB"},
 		{name: "leak past the NO-GO line", s: gen(60, func(i int) float64 { return 40*mb + float64(i)*300e3 + noise() }), want: check.StatusFail, leak: true, inMsg: "leaks"},
 		{name: "leak past the stop limit", s: gen(40, func(i int) float64 { return 20*mb + float64(i)*600e3 + noise() }), want: check.StatusFail, stop: true, leak: true, inMsg: "stop limit"},
 		{name: "leak on a sawtooth", s: gen(60, func(i int) float64 { return 30*mb + float64(i%8)*2*mb + float64(i)*300e3 }), want: check.StatusFail, leak: true, inMsg: "past 30"},
