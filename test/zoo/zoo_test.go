@@ -623,53 +623,6 @@ func TestZoo(t *testing.T) {
 				}
 				return ""
 			}},
-		{name: "distro downgrade", fault: "none: the real Alpine 3.20.3 → 3.19.4 rootfs (musl 1.2.5 → 1.2.4, OpenSSL 3.3.2 → 3.1.7) pushed as alpine:3.20.3 → alpine:3.19.4; the app works on both",
-			// Nothing fails, yet the new image takes the distribution, its C library and OpenSSL
-			// back: the plan's downgrades hold the verdict at CAUTION, whatever the checks say.
-			plan: "distro", decision: "CAUTION",
-			pair: func(t *testing.T) (string, string, string) {
-				on := func(version string) v1.Image {
-					img, err := mutate.AppendLayers(testenv.AlpineImage(t, version), tarLayer(t,
-						tarEntry{path: "/www", dir: true},
-						tarEntry{path: "/www/index.html", body: "hello from alpine-app\n"},
-						tarEntry{path: "/www/healthz", body: "ok\n"},
-					))
-					if err != nil {
-						t.Fatal(err)
-					}
-					return withConfig(t, img, func(c *v1.Config) {
-						c.Entrypoint = []string{"/bin/busybox", "httpd", "-f", "-v", "-p", "8080", "-h", "/www"}
-						c.Cmd = nil
-						c.User = "65534:65534"
-						c.ExposedPorts = map[string]struct{}{"8080/tcp": {}}
-					})
-				}
-				o, n, _ := pushPair(t, "alpine", on("3.20.3"), on("3.19.4"), "3.20.3", "3.19.4")
-				return o, n, writePolicy(t, strings.Replace(alpinePolicy, "plan:\n", "plan:\n  distro: {layers: [diff, smoke, harden]}\n", 1))
-			},
-			also: func(sum map[string]any) string {
-				reasons := fmt.Sprint(pick(sum, "plan", "reasons"))
-				if !strings.Contains(reasons, "alpine 3.20.3→3.19.4, a downgrade to an older release (distro)") || strings.Contains(reasons, "a new release") {
-					return fmt.Sprintf("plan reasons %s do not read the downgrade as one", reasons)
-				}
-				downs := map[string]bool{}
-				for _, r := range reasonList(sum) {
-					if r["check"] != "downgrade" {
-						continue
-					}
-					if r["layer"] != nil || r["status"] != "warn" || r["measured"] == nil || r["baseline"] == nil || r["threshold"] == nil || r["source"] == nil {
-						return fmt.Sprintf("downgrade reason %v: want a warning about the whole run with its evidence", r)
-					}
-					downs[fmt.Sprint(r["message"])] = true
-				}
-				for _, want := range []string{"the new image downgrades alpine release 3.20.3→3.19.4",
-					"the new image downgrades musl 1.2.5-r0→1.2.4_git20230717-r4", "the new image downgrades OpenSSL 3.3.2-r0→3.1.7-r0"} {
-					if !downs[want] {
-						return fmt.Sprintf("no reason %q among %v", want, reasonList(sum))
-					}
-				}
-				return ""
-			}},
 	}
 	// The slow faults: L6 soak and L4 perf in the patch plan, at the profile's size.
 	soakPol := func(t *testing.T) string {
