@@ -124,10 +124,7 @@ func Start(t testing.TB) *Cluster {
 	t.Helper()
 	shared.once.Do(func() { shared.c, shared.skip, shared.err = start() })
 	if shared.skip != "" {
-		if os.Getenv("PLIMSOLL_REQUIRE_K8S") == "1" {
-			t.Fatalf("PLIMSOLL_REQUIRE_K8S=1: %s", shared.skip)
-		}
-		t.Skip(shared.skip)
+		skipOrFail(t, shared.skip)
 	}
 	if shared.err != nil {
 		t.Fatalf("start the test cluster: %v", shared.err)
@@ -637,4 +634,14 @@ func (c *Cluster) KubeconfigFile(t testing.TB, cfg *rest.Config, ns string) stri
 		t.Fatal(err)
 	}
 	return path
+}
+
+// skipOrFail skips t for reason, or fails it where PLIMSOLL_REQUIRE_K8S=1 says the cluster must
+// run.
+func skipOrFail(t testing.TB, reason string) {
+	t.Helper()
+	if os.Getenv("PLIMSOLL_REQUIRE_K8S") == "1" {
+		t.Fatalf("PLIMSOLL_REQUIRE_K8S=1: %s", reason)
+	}
+	t.Skip(reason)
 }

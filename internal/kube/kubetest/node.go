@@ -119,10 +119,7 @@ func (c *Cluster) Node(t testing.TB) *Node {
 		sharedNode.n, sharedNode.skip, sharedNode.err = c.startNode(ctx)
 	})
 	if sharedNode.skip != "" {
-		if os.Getenv("PLIMSOLL_REQUIRE_K8S") == "1" {
-			t.Fatalf("PLIMSOLL_REQUIRE_K8S=1: %s", sharedNode.skip)
-		}
-		t.Skip(sharedNode.skip)
+		skipOrFail(t, sharedNode.skip)
 	}
 	if sharedNode.err != nil {
 		t.Fatalf("start the real node: %v", sharedNode.err)

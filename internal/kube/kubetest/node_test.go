@@ -25,10 +25,7 @@ func TestRealNode(t *testing.T) {
 	skipUnlessRealNode(t)
 	c := Start(t)
 	if skip := c.nodeMissing(); skip != "" {
-		if os.Getenv("PLIMSOLL_REQUIRE_K8S") == "1" {
-			t.Fatalf("PLIMSOLL_REQUIRE_K8S=1: %s", skip)
-		}
-		t.Skip(skip)
+		skipOrFail(t, skip)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
