@@ -201,44 +201,6 @@ func TestCgroupRead(t *testing.T) {
 	}
 }
 
-func TestStatStartTicks(t *testing.T) {
-	for _, tc := range []struct {
-		stat string
-		want uint64
-		ok   bool
-	}{
-		{"1 (systemd) S 0 1 1 0 -1 4194560 100 200 10 20 30 40 50 60 20 0 1 0 7 1000 200 18446744073709551615", 7, true},
-		{"4242 (my (odd) app) R 1 4242 4242 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 123456 0 0", 123456, true},
-		{"4242 (short) R 1 2 3", 0, false},
-		{"no parenthesis 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22", 0, false},
-		{"1 (x) S 0 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 -5 0", 0, false},
-		{"", 0, false},
-	} {
-		got, ok := statStartTicks(tc.stat)
-		if got != tc.want || ok != tc.ok {
-			t.Errorf("statStartTicks(%q) = %d, %v; want %d, %v", tc.stat, got, ok, tc.want, tc.ok)
-		}
-	}
-}
-
-func TestBootTime(t *testing.T) {
-	for _, tc := range []struct {
-		stat string
-		want int64
-		ok   bool
-	}{
-		{"cpu  1 2 3\nintr 5\nctxt 9\nbtime 1763992140\nprocesses 7\n", 1763992140, true},
-		{"cpu 1\n", 0, false},
-		{"btime soon\n", 0, false},
-		{"btime 0\n", 0, false},
-	} {
-		got, ok := bootTime(tc.stat)
-		if ok != tc.ok || (ok && got.Unix() != tc.want) {
-			t.Errorf("bootTime(%q) = %v, %v; want %d, %v", tc.stat, got, ok, tc.want, tc.ok)
-		}
-	}
-}
-
 func FuzzFindCgroup(f *testing.F) {
 	f.Add("4:memory:/docker/"+cid+"\n2:cpuacct:/docker/"+cid+"\n0::/docker/"+cid+"\n", mountsHybrid)
 	f.Add("0::/system.slice/docker-"+cid+".scope\n", mountsV2)
@@ -251,17 +213,6 @@ func FuzzFindCgroup(f *testing.F) {
 		}
 		if err != nil && !errors.Is(err, runtime.ErrStatsUnavailable) {
 			t.Fatalf("findCgroup error %v is not ErrStatsUnavailable", err)
-		}
-	})
-}
-
-func FuzzStatStartTicks(f *testing.F) {
-	f.Add("1 (systemd) S 0 1 1 0 -1 4194560 100 200 10 20 30 40 50 60 20 0 1 0 7 1000 200")
-	f.Add("4242 (a) b) R 1")
-	f.Add(")")
-	f.Fuzz(func(t *testing.T, stat string) {
-		if n, ok := statStartTicks(stat); !ok && n != 0 {
-			t.Fatalf("statStartTicks(%q) = %d, false", stat, n)
 		}
 	})
 }

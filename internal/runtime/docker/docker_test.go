@@ -309,25 +309,6 @@ func TestGC(t *testing.T) {
 	}
 }
 
-func TestProcessAlive(t *testing.T) {
-	now := time.Now()
-	for _, tc := range []struct {
-		name    string
-		pid     int
-		created time.Time
-		want    bool
-	}{
-		{"this process, container created now", os.Getpid(), now, true},
-		{"this process started after the container: the PID was reused", os.Getpid(), now.Add(-24 * time.Hour), false},
-		{"init", 1, now, true},
-		{"reaped child", deadPID(t), now, false},
-	} {
-		if got := processAlive(tc.pid, tc.created); got != tc.want {
-			t.Errorf("%s: processAlive(%d) = %v, want %v", tc.name, tc.pid, got, tc.want)
-		}
-	}
-}
-
 func BenchmarkStart(b *testing.B) {
 	rt := newTestRuntime(b)
 	ref := appImage(b, rt)

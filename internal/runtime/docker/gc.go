@@ -4,11 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -97,93 +94,13 @@ func (r *Runtime) remove(ctx context.Context, list []container.Summary) ([]strin
 // no LabelKeepUntil in the future keeps it. Unreadable labels keep the container: GC never
 // guesses.
 func (r *Runtime) orphaned(labels map[string]string) bool {
-	if labels[runtime.LabelHost] != r.owner.host {
-		return false
-	}
 	if v, ok := labels[LabelKeepUntil]; ok {
 		until, err := time.Parse(time.RFC3339Nano, v)
 		if err != nil || time.Now().Before(until) {
 			return false
 		}
 	}
-	pid, err := strconv.Atoi(labels[runtime.LabelPID])
-	if err != nil || pid <= 0 {
-		return false
-	}
-	created, err := time.Parse(time.RFC3339Nano, labels[runtime.LabelStarted])
-	if err != nil {
-		return false
-	}
-	return !processAlive(pid, created)
-}
-
-// processAlive reports whether process pid lives and started no later than created (give or
-// take the clock's slack): a process that started after the container was created has reused
-// the PID of a dead owner.
-func processAlive(pid int, created time.Time) bool {
-	p, err := os.FindProcess(pid)
-	if err != nil {
-		return false
-	}
-	if err := p.Signal(syscall.Signal(0)); err != nil && !errors.Is(err, syscall.EPERM) {
-		return false
-	}
-	start, ok := processStart(pid)
-	return !ok || !start.After(created.Add(startSlack))
-}
-
-// startSlack absorbs the coarseness of /proc start times (clock ticks after a boot time in
-// whole seconds) and small clock adjustments.
-const startSlack = 5 * time.Second
-
-// processStart reads when pid started from /proc; ok is false where /proc cannot tell.
-func processStart(pid int) (time.Time, bool) {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return time.Time{}, false
-	}
-	ticks, ok := statStartTicks(string(stat))
-	if !ok {
-		return time.Time{}, false
-	}
-	procStat, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return time.Time{}, false
-	}
-	btime, ok := bootTime(string(procStat))
-	if !ok {
-		return time.Time{}, false
-	}
-	const userHZ = 100 // USER_HZ: the unit of /proc/<pid>/stat times on every Linux ABI
-	return btime.Add(time.Duration(ticks) * time.Second / userHZ), true
-}
-
-// statStartTicks returns field 22 (starttime) of /proc/<pid>/stat. The command name (field 2)
-// may hold spaces and parentheses, so fields are counted after its last ')'.
-func statStartTicks(stat string) (uint64, bool) {
-	i := strings.LastIndexByte(stat, ')')
-	if i < 0 {
-		return 0, false
-	}
-	f := strings.Fields(stat[i+1:]) // f[0] is field 3 (state)
-	if len(f) < 20 {
-		return 0, false
-	}
-	n, err := strconv.ParseUint(f[19], 10, 64)
-	return n, err == nil
-}
-
-// bootTime returns the "btime" line of /proc/stat.
-func bootTime(procStat string) (time.Time, bool) {
-	v, ok := flatKey(procStat, "btime")
-	if !ok {
-		return time.Time{}, false
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n <= 0 {
-		return time.Time{}, false
-	}
-	return time.Unix(n, 0), true
+	return runtime.OwnerGone(labels, r.owner.host)
 }
 
 // Adopt returns the container of run runID with role role, started by an earlier plimsoll

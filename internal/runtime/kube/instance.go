@@ -184,16 +184,18 @@ func (i *Instance) running(ctx context.Context) (*corev1.Pod, error) {
 	return p, nil
 }
 
-// Endpoint returns 127.0.0.1:port for a host-network pod on the local node, else the local end
-// of a port-forward to the pod (opened once per port, closed by Stop).
+// Endpoint returns 127.0.0.1:port for a host-network pod on this machine's node, else the local
+// end of a port-forward to the pod (opened once per port, closed by Stop): plimsoll dials
+// loopback only, never a pod or node IP.
 func (i *Instance) Endpoint(ctx context.Context, port int) (string, error) {
 	if !containsPort(i.spec.Ports, port) {
 		return "", fmt.Errorf("port %d is not one of the spec's ports %v", port, i.spec.Ports)
 	}
-	if _, err := i.running(ctx); err != nil {
+	p, err := i.running(ctx)
+	if err != nil {
 		return "", err
 	}
-	if i.spec.HostNetwork && i.r.o.localNode {
+	if i.spec.HostNetwork && i.r.node(ctx, p.Spec.NodeName).local {
 		return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), nil
 	}
 	i.mu.Lock()
@@ -410,21 +412,99 @@ type summary struct {
 	} `json:"pods"`
 }
 
-// summary reads node's /stats/summary: from the kubelet directly when WithKubelet says where,
-// else through the API server's node proxy.
+// summary reads node's /stats/summary: from the kubelet on 127.0.0.1 when the node is this
+// machine (the API server refuses to proxy to a node whose address is loopback), else, or when
+// that fails, through the API server's node proxy.
 func (r *Runtime) summary(ctx context.Context, node string) ([]byte, error) {
-	if r.o.kubelet == "" {
-		return r.client.CoreV1().RESTClient().Get().AbsPath("/api/v1/nodes", node, "proxy", "stats", "summary").DoRaw(ctx)
+	var direct error
+	if n := r.node(ctx, node); n.local && n.kubeletPort > 0 {
+		cfg := rest.CopyConfig(r.cfg)
+		cfg.Host = "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(n.kubeletPort))
+		cfg.TLSClientConfig.ServerName = node
+		cfg.GroupVersion = &corev1.SchemeGroupVersion
+		cfg.NegotiatedSerializer = scheme.Codecs.WithoutConversion()
+		rc, err := rest.RESTClientFor(cfg)
+		if err == nil {
+			var raw []byte
+			if raw, err = rc.Get().AbsPath("/stats/summary").DoRaw(ctx); err == nil {
+				return raw, nil
+			}
+		}
+		direct = fmt.Errorf("kubelet on 127.0.0.1:%d: %w", n.kubeletPort, err)
 	}
-	cfg := rest.CopyConfig(r.o.kubeletCfg)
-	cfg.Host = "https://" + r.o.kubelet
-	cfg.GroupVersion = &corev1.SchemeGroupVersion
-	cfg.NegotiatedSerializer = scheme.Codecs.WithoutConversion()
-	rc, err := rest.RESTClientFor(cfg)
+	raw, err := r.client.CoreV1().RESTClient().Get().AbsPath("/api/v1/nodes", node, "proxy", "stats", "summary").DoRaw(ctx)
+	if err != nil && direct != nil {
+		return nil, fmt.Errorf("%w; through the API server: %v", direct, err)
+	}
+	return raw, err
+}
+
+// nodeInfo is what the runtime knows of a node.
+type nodeInfo struct {
+	// local: the node is this machine (its hostname, or one of its addresses is one of this
+	// machine's interface addresses).
+	local bool
+	// kubeletPort is the port the node's kubelet serves on (its daemon endpoint).
+	kubeletPort int
+}
+
+// node looks the node up once. A node that cannot be read (the check's RBAC may not allow
+// reading nodes) is taken as not local.
+func (r *Runtime) node(ctx context.Context, name string) nodeInfo {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if n, ok := r.nodes[name]; ok {
+		return n
+	}
+	var n nodeInfo
+	node, err := r.client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
-		return nil, err
+		r.o.log.Debug("node not readable: taken as remote", "node", name, "err", err)
+		return n // not cached: the next call may read it
 	}
-	return rc.Get().AbsPath("/stats/summary").DoRaw(ctx)
+	n.local = isLocal(node.Status.Addresses, r.host, localAddrs())
+	n.kubeletPort = int(node.Status.DaemonEndpoints.KubeletEndpoint.Port)
+	if r.nodes == nil {
+		r.nodes = map[string]nodeInfo{}
+	}
+	r.nodes[name] = n
+	return n
+}
+
+// isLocal reports whether a node with these addresses is this machine (hostname host, interface
+// addresses ips). Only the node's records are compared: nothing is dialled.
+func isLocal(addrs []corev1.NodeAddress, host string, ips []net.IP) bool {
+	for _, a := range addrs {
+		switch a.Type {
+		case corev1.NodeHostName:
+			if a.Address == "localhost" || (host != "" && a.Address == host) {
+				return true
+			}
+		case corev1.NodeInternalIP, corev1.NodeExternalIP:
+			ip := net.ParseIP(a.Address)
+			for _, mine := range ips {
+				if ip != nil && ip.Equal(mine) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// localAddrs returns this machine's interface addresses.
+func localAddrs() []net.IP {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil
+	}
+	var ips []net.IP
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok {
+			ips = append(ips, n.IP)
+		}
+	}
+	return ips
 }
 
 // PID is not available on Kubernetes: the API does not give a container's host PID.

@@ -29,6 +29,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -69,6 +70,9 @@ type Runtime struct {
 	o      options
 	pid    int
 	host   string
+
+	mu    sync.Mutex
+	nodes map[string]nodeInfo // by node name, looked up once
 }
 
 var _ runtime.Runtime = (*Runtime)(nil)
@@ -83,9 +87,6 @@ type options struct {
 	deadline     time.Duration
 	startTimeout time.Duration
 	nodeSelector map[string]string
-	localNode    bool
-	kubelet      string
-	kubeletCfg   *rest.Config
 }
 
 // WithNamespace starts pods in ns (default "default").
@@ -108,16 +109,6 @@ func WithStartTimeout(d time.Duration) Option { return func(o *options) { o.star
 
 // WithNodeSelector schedules the pods onto nodes with these labels only.
 func WithNodeSelector(sel map[string]string) Option { return func(o *options) { o.nodeSelector = sel } }
-
-// WithLocalNode says the pods' node is this machine: Endpoint of a host-network pod is then
-// 127.0.0.1:port, without a port-forward.
-func WithLocalNode() Option { return func(o *options) { o.localNode = true } }
-
-// WithKubelet reads the Summary API from the kubelet at addr ("127.0.0.1:10250") with cfg's
-// credentials, instead of through the API server's node proxy (which refuses loopback nodes).
-func WithKubelet(addr string, cfg *rest.Config) Option {
-	return func(o *options) { o.kubelet, o.kubeletCfg = addr, cfg }
-}
 
 // New returns a runtime that creates pods with cfg's credentials. It checks that the
 // namespace exists (one API call).

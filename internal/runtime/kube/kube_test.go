@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
@@ -28,11 +30,12 @@ func node(t *testing.T) (*kubetest.Cluster, *kubetest.Node, string) {
 	return c, n, c.Namespace(t)
 }
 
-// newTestRuntime returns a runtime on the real node, as tests reach it: host-network pods on
-// this machine, the Summary API read from the kubelet's loopback port.
+// newTestRuntime returns a runtime on the real node, as the CLI builds it: the runtime finds
+// that the node is this machine, so host-network pods are reached on 127.0.0.1 and the Summary
+// API is read from the kubelet's loopback port.
 func newTestRuntime(t *testing.T, c *kubetest.Cluster, n *kubetest.Node, ns string) *Runtime {
 	t.Helper()
-	rt, err := New(t.Context(), c.Config, WithNamespace(ns), WithLocalNode(), WithKubelet(n.Kubelet, n.KubeletConfig),
+	rt, err := New(t.Context(), c.Config, WithNamespace(ns),
 		WithNodeSelector(map[string]string{corev1.LabelHostname: n.Name}))
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +92,8 @@ func TestConformance(t *testing.T) {
 }
 
 // TestPortForward reaches a host-network pod through a port-forward, the way plimsoll outside
-// the cluster reaches a pod on a remote node.
+// the cluster reaches a pod on a remote node: the runtime is told the node is not this machine.
+// (Pods off the host network cannot run here: the node's only CNI plugin is loopback.)
 func TestPortForward(t *testing.T) {
 	c, n, ns := node(t)
 	ref, _ := push(t, n)
@@ -97,6 +101,7 @@ func TestPortForward(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	rt.nodes = map[string]nodeInfo{n.Name: {local: false}}
 	port := freePort(t)
 	inst, err := rt.Start(t.Context(), runtime.Spec{Image: ref, RunID: testenv.NewRunID("pf"), Role: "app", HostNetwork: true,
 		Ports: []int{port}, Env: []string{"PORT=" + itoa(port), "LISTEN_ADDR=127.0.0.1"}})
@@ -129,5 +134,55 @@ func TestUserName(t *testing.T) {
 	_, err := rt.pod(runtime.Spec{Image: "i", RunID: "r", Role: "x", User: "nobody"})
 	if !errors.Is(err, runtime.ErrInvalidSpec) || !strings.Contains(err.Error(), "numeric users only") {
 		t.Fatalf("pod with user nobody: %v", err)
+	}
+}
+
+// TestGC deletes the pods of dead owners on this host and of named runs, and StopRun those of
+// one run; pods of a live owner or of another host stay.
+func TestGC(t *testing.T) {
+	c, n, ns := node(t)
+	ref, _ := push(t, n)
+	ctx := t.Context()
+	start := func(rt *Runtime, run string) string {
+		t.Helper()
+		port := freePort(t)
+		inst, err := rt.Start(ctx, runtime.Spec{Image: ref, RunID: run, Role: "app", HostNetwork: true,
+			Ports: []int{port}, Env: []string{"PORT=" + itoa(port), "LISTEN_ADDR=127.0.0.1"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = inst.Stop(context.Background()) })
+		return inst.ID()
+	}
+	live := newTestRuntime(t, c, n, ns)
+	dead := newTestRuntime(t, c, n, ns)
+	exited := exec.Command("true")
+	if err := exited.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dead.pid = exited.Process.Pid
+	elsewhere := newTestRuntime(t, c, n, ns)
+	elsewhere.pid, elsewhere.host = exited.Process.Pid, live.host+"-elsewhere"
+
+	runDead, runLive, runElsewhere := testenv.NewRunID("gc-dead"), testenv.NewRunID("gc-live"), testenv.NewRunID("gc-else")
+	orphan := start(dead, runDead)
+	kept := start(live, runLive)
+	other := start(elsewhere, runElsewhere)
+
+	removed, err := live.GC(ctx)
+	if err != nil {
+		t.Fatalf("GC: %v", err)
+	}
+	if !slices.Equal(removed, []string{orphan}) {
+		t.Errorf("GC removed %v, want only the dead owner's pod %s", removed, orphan)
+	}
+	if removed, err = live.GC(ctx, runElsewhere); err != nil || !slices.Equal(removed, []string{other}) {
+		t.Errorf("GC of a named run removed %v, %v; want %s", removed, err, other)
+	}
+	if removed, err = live.StopRun(ctx, runLive); err != nil || !slices.Equal(removed, []string{kept}) {
+		t.Errorf("StopRun removed %v, %v; want %s", removed, err, kept)
+	}
+	if removed, err = live.StopRun(ctx, runLive); err != nil || len(removed) != 0 {
+		t.Errorf("StopRun again removed %v, %v; want nothing", removed, err)
 	}
 }
