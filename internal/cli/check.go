@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/plimsoll/plimsoll/internal/check/imagediff"
 	"github.com/plimsoll/plimsoll/internal/config"
 	"github.com/plimsoll/plimsoll/internal/gate"
+	"github.com/plimsoll/plimsoll/internal/kube"
 	"github.com/plimsoll/plimsoll/internal/plan"
 	"github.com/plimsoll/plimsoll/internal/report"
 	"github.com/plimsoll/plimsoll/internal/scan"
@@ -41,6 +43,9 @@ type checkFlags struct {
 	format     string
 	noProgress bool
 	store      string
+	// runtime and kube say where Layers 2 to 6 run: --runtime, and kubectl's client flags.
+	runtime string
+	kube    kube.ClientOptions
 }
 
 func newCheckCmd() *cobra.Command {
@@ -69,6 +74,8 @@ With NEW alone it judges a first deployment.
 	fl.StringVarP(&f.format, "output", "o", "text", "what to print: text, json or markdown")
 	fl.BoolVar(&f.noProgress, "no-progress", false, "print no progress to stderr")
 	fl.StringVar(&f.store, "store", "", storeHelp)
+	fl.StringVar(&f.runtime, "runtime", "", "where Layers 2-6 run the images: docker or kubernetes (default: the policy's runtime.engine, else docker)")
+	kubeClientFlags(cmd, &f.kube)
 	return cmd
 }
 
@@ -76,6 +83,9 @@ func runCheck(cmd *cobra.Command, f *checkFlags, args []string) error {
 	enc, err := report.Lookup(f.format)
 	if err != nil || (f.format != "text" && f.format != "json" && f.format != "markdown") {
 		return fmt.Errorf("%w: --output %q: use text, json or markdown (--report-dir writes every format)", ErrUsage, f.format)
+	}
+	if f.runtime != "" && !slices.Contains(config.Engines, f.runtime) {
+		return fmt.Errorf("%w: --runtime %q: use %s", ErrUsage, f.runtime, strings.Join(config.Engines, " or "))
 	}
 	layers, err := parseLayers(f.layers)
 	if err != nil {
@@ -110,9 +120,7 @@ func runCheck(cmd *cobra.Command, f *checkFlags, args []string) error {
 	req := gate.Request{
 		Old: oldRef, New: newRef, Policy: pol, Layers: layers, HotfixCVEs: f.hotfix, Budget: f.budget,
 		Images: f.imageOptions(), CacheDir: f.cacheDir(),
-		Checks: func(p plan.Plan, run []check.Layer, pol *config.Policy) gate.Layers {
-			return comp.layers(cmd.Context(), p, run, pol)
-		},
+		Checks:  func(s gate.Setup) gate.Layers { return comp.layers(cmd.Context(), s) },
 		Log:     log,
 		RunID:   runID,
 		Tool:    report.Tool{Name: "plimsoll", Version: Version()},

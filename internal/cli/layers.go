@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"path/filepath"
 	"slices"
-	"time"
 
 	"github.com/plimsoll/plimsoll/internal/check"
 	"github.com/plimsoll/plimsoll/internal/check/functional"
@@ -19,8 +18,12 @@ import (
 	"github.com/plimsoll/plimsoll/internal/config"
 	"github.com/plimsoll/plimsoll/internal/cst"
 	"github.com/plimsoll/plimsoll/internal/gate"
+	"github.com/plimsoll/plimsoll/internal/image"
+	"github.com/plimsoll/plimsoll/internal/launch"
 	"github.com/plimsoll/plimsoll/internal/plan"
+	"github.com/plimsoll/plimsoll/internal/runtime"
 	"github.com/plimsoll/plimsoll/internal/runtime/docker"
+	podrt "github.com/plimsoll/plimsoll/internal/runtime/kube"
 	"github.com/plimsoll/plimsoll/internal/sign"
 	"github.com/plimsoll/plimsoll/internal/soak"
 	"github.com/plimsoll/plimsoll/internal/store/open"
@@ -39,9 +42,18 @@ type composer struct {
 	layerOne  func(plan.Plan) []check.Check
 	verifier  *sign.Verifier
 	signOpts  []sign.Option
-	// engine is the Docker engine, started at most once per run; engineErr says why there is none.
-	engine    *docker.Runtime
+	// engine runs the containers (the Docker engine, or pods), started at most once per run;
+	// engineErr says why there is none.
+	engine    engine
 	engineErr error
+}
+
+// engine runs the layers' containers: the Docker engine's, or pods of a Kubernetes cluster.
+type engine interface {
+	runtime.Runtime
+	// StopRun removes what is left of a run's containers.
+	StopRun(ctx context.Context, runID string) ([]string, error)
+	Close() error
 }
 
 // newComposer checks everything that can be checked before the run (scanners, the signature
@@ -76,14 +88,15 @@ func (c *composer) structurePath(file string) string {
 
 // layers returns the checks of the layers that run. It is called once the plan is known, so
 // a run that starts no container never needs a container engine.
-func (c *composer) layers(ctx context.Context, p plan.Plan, run []check.Layer, pol *config.Policy) gate.Layers {
+func (c *composer) layers(ctx context.Context, s gate.Setup) gate.Layers {
+	p, run, pol := s.Plan, s.Run, s.Policy
 	ls := gate.Layers{check.L1Diff: {Checks: c.layerOne(p)}}
 	l5 := harden.New(pol.Harden, c.verifier, harden.WithApp(pol.App), harden.WithAttachments(c.signOpts...))
 	if !slices.ContainsFunc(run, func(l check.Layer) bool { return slices.Contains(runtimeLayers, l) }) {
 		ls[check.L5Harden] = gate.Layer{Checks: l5}
 		return ls
 	}
-	rt, err := c.startEngine(ctx, pol.App.EngineTimeout)
+	rt, ld, err := c.startEngine(ctx, s)
 	if err != nil {
 		ls[check.L2Smoke] = gate.Layer{Checks: []check.Check{unavailable{"engine", err}}}
 		ls[check.L3Functional] = gate.Layer{Checks: []check.Check{unavailable{"engine", err}}}
@@ -92,28 +105,28 @@ func (c *composer) layers(ctx context.Context, p plan.Plan, run []check.Layer, p
 		ls[check.L6Soak] = gate.Layer{Checks: []check.Check{unavailable{"engine", err}}}
 		return ls
 	}
-	sess, l2 := smoke.NewSession(rt, rt, pol.App, pol.Smoke, c.runID)
+	sess, l2 := smoke.NewSession(rt, ld, pol.App, pol.Smoke, c.runID)
 	files := make([]string, len(pol.Smoke.StructureTests))
 	for i, f := range pol.Smoke.StructureTests {
 		files[i] = c.structurePath(f)
 	}
-	if st, err := structure.New(files, "", rt, rt, c.runID); err != nil {
+	if st, err := structure.New(files, "", rt, ld, c.runID); err != nil {
 		l2 = append(l2, unavailable{"structure", err})
 	} else {
 		l2 = append(l2, st...)
 	}
 	ls[check.L2Smoke] = gate.Layer{Checks: l2, Close: sess.Close}
-	ls[check.L3Functional] = gate.Layer{Checks: functional.New(rt, rt, pol.App, pol.Functional, c.runID)}
-	ls[check.L4Perf] = gate.Layer{Checks: perf.New(rt, rt, pol.App, pol.Perf, c.runID, perf.MetricsWithin(100*p.MetricsWithin))}
-	ls[check.L5Harden] = gate.Layer{Checks: append(l5, readonly.New(rt, rt, pol.App, pol.Harden, c.runID))}
+	ls[check.L3Functional] = gate.Layer{Checks: functional.New(rt, ld, pol.App, pol.Functional, c.runID)}
+	ls[check.L4Perf] = gate.Layer{Checks: perf.New(rt, ld, pol.App, pol.Perf, c.runID, perf.MetricsWithin(100*p.MetricsWithin))}
+	ls[check.L5Harden] = gate.Layer{Checks: append(l5, readonly.New(rt, ld, pol.App, pol.Harden, c.runID))}
 	if slices.Contains(run, check.L6Soak) {
-		ls[check.L6Soak] = c.soakLayer(ctx, rt, p, pol)
+		ls[check.L6Soak] = c.soakLayer(ctx, rt, ld, p, pol)
 	}
 	return ls
 }
 
 // soakLayer is Layer 6, its samples going to the run's store as they are taken.
-func (c *composer) soakLayer(ctx context.Context, rt *docker.Runtime, p plan.Plan, pol *config.Policy) gate.Layer {
+func (c *composer) soakLayer(ctx context.Context, rt runtime.Runtime, ld launch.Loader, p plan.Plan, pol *config.Policy) gate.Layer {
 	o := soakcheck.Options{RunID: c.runID, MinSoak: p.MinSoak, ReportDir: c.flags.reportDir, Log: c.log,
 		Progress: func(p soak.Progress) {
 			if p.Note != "" {
@@ -129,24 +142,76 @@ func (c *composer) soakLayer(ctx context.Context, rt *docker.Runtime, p plan.Pla
 		o.Store = st
 		closeStore = func(context.Context) error { return st.Close() }
 	}
-	return gate.Layer{Checks: soakcheck.New(rt, rt, pol.App, pol.Soak, o), Close: closeStore}
+	return gate.Layer{Checks: soakcheck.New(rt, ld, pol.App, pol.Soak, o), Close: closeStore}
 }
 
-// startEngine connects to the Docker engine once per run and removes the containers that
-// runs killed before they could clean up left behind.
-func (c *composer) startEngine(ctx context.Context, callTimeout time.Duration) (*docker.Runtime, error) {
-	if c.engine != nil || c.engineErr != nil {
-		return c.engine, c.engineErr
+// startEngine connects to the run's engine once per run (the policy's runtime.engine, or
+// --runtime) and removes the containers that runs killed before they could clean up left
+// behind. It returns the runtime and the loader that gives it s's images: the Docker engine
+// loads them; a cluster's nodes pull them from their registry by digest.
+func (c *composer) startEngine(ctx context.Context, s gate.Setup) (runtime.Runtime, launch.Loader, error) {
+	if c.engine == nil && c.engineErr == nil {
+		c.engine, c.engineErr = c.newEngine(ctx, s.Policy)
 	}
-	c.engine, c.engineErr = docker.New(ctx, docker.WithLogger(c.log), docker.WithCallTimeout(callTimeout))
-	if c.engineErr == nil {
-		if removed, err := c.engine.GC(ctx, docker.GCOptions{}); err != nil {
-			c.log.Warn("removing containers of dead runs failed", "err", err)
-		} else if len(removed) > 0 {
-			c.log.Info("removed containers of dead runs", "containers", removed)
+	if c.engineErr != nil {
+		return nil, nil, c.engineErr
+	}
+	switch e := c.engine.(type) {
+	case *docker.Runtime:
+		return e, e, nil
+	case *podrt.Runtime:
+		var srcs []podrt.Source
+		for _, img := range []*image.Image{s.Old, s.New} {
+			if img != nil {
+				srcs = append(srcs, podrt.Source{Ref: img.Ref, Repository: img.Repository, From: string(img.Transport), Digest: img.Digest})
+			}
 		}
+		return e, podrt.NewLoader(srcs...), nil
 	}
-	return c.engine, c.engineErr
+	return nil, nil, fmt.Errorf("no loader for engine %T", c.engine)
+}
+
+// newEngine connects to the engine the flags or the policy name and collects what dead runs
+// left there.
+func (c *composer) newEngine(ctx context.Context, pol *config.Policy) (engine, error) {
+	name := c.flags.runtime
+	if name == "" {
+		name = pol.Runtime.EngineName()
+	}
+	var e engine
+	var removed []string
+	var err error
+	switch name {
+	case "kubernetes":
+		o := c.flags.kube
+		if o.Namespace == "" {
+			o.Namespace = pol.Runtime.Namespace
+		}
+		cfg, ns, cerr := o.Config()
+		if cerr != nil {
+			return nil, fmt.Errorf("%w: %v", runtime.ErrNoEngine, cerr)
+		}
+		rt, nerr := podrt.New(ctx, cfg, podrt.WithNamespace(ns), podrt.WithLogger(c.log),
+			podrt.WithNodeSelector(pol.Runtime.NodeSelector))
+		if nerr != nil {
+			return nil, nerr
+		}
+		e = rt
+		removed, err = rt.GC(ctx)
+	default:
+		rt, nerr := docker.New(ctx, docker.WithLogger(c.log), docker.WithCallTimeout(pol.App.EngineTimeout))
+		if nerr != nil {
+			return nil, nerr
+		}
+		e = rt
+		removed, err = rt.GC(ctx, docker.GCOptions{})
+	}
+	if err != nil {
+		c.log.Warn("removing containers of dead runs failed", "err", err)
+	} else if len(removed) > 0 {
+		c.log.Info("removed containers of dead runs", "containers", removed)
+	}
+	return e, nil
 }
 
 // close removes whatever containers of this run are still there (a start interrupted by a

@@ -13,13 +13,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/plimsoll/plimsoll/internal/check"
 	"github.com/plimsoll/plimsoll/internal/config"
 	"github.com/plimsoll/plimsoll/internal/gate"
 	"github.com/plimsoll/plimsoll/internal/image"
 	"github.com/plimsoll/plimsoll/internal/inventory"
 	"github.com/plimsoll/plimsoll/internal/patches"
-	"github.com/plimsoll/plimsoll/internal/plan"
 	"github.com/plimsoll/plimsoll/internal/report"
 	"github.com/plimsoll/plimsoll/internal/scan"
 	"github.com/plimsoll/plimsoll/internal/scan/grype"
@@ -173,10 +171,8 @@ func (c *checkFlags) patchCheck(ctx context.Context, cmd *cobra.Command, pol *co
 	rep, err := gate.Check(ctx, gate.Request{
 		Old: string(image.Registry) + ":" + old, New: string(image.Registry) + ":" + new,
 		Policy: pol, Layers: pol.Patches.MustPass(), Images: c.imageOptions(), CacheDir: c.cacheDir(),
-		Checks: func(p plan.Plan, run []check.Layer, pol *config.Policy) gate.Layers {
-			return comp.layers(ctx, p, run, pol)
-		},
-		Log: log, RunID: runID, Tool: report.Tool{Name: "plimsoll", Version: Version()},
+		Checks: func(s gate.Setup) gate.Layers { return comp.layers(ctx, s) },
+		Log:    log, RunID: runID, Tool: report.Tool{Name: "plimsoll", Version: Version()},
 	})
 	if err != nil {
 		return nil, err

@@ -56,6 +56,8 @@ type Policy struct {
 	Patches Patches `yaml:"patches"`
 	// Delivery tunes `plimsoll rollout` and `rollback`: the registry fallback.
 	Delivery Delivery `yaml:"delivery"`
+	// Runtime says where Layers 2 to 6 run the images: Docker or Kubernetes.
+	Runtime Runtime `yaml:"runtime"`
 }
 
 // PlanSection overrides the seed plans, by upgrade kind ("patch", "major", …).

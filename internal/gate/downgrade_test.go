@@ -10,7 +10,6 @@ import (
 
 	"github.com/plimsoll/plimsoll/internal/check"
 	"github.com/plimsoll/plimsoll/internal/config"
-	"github.com/plimsoll/plimsoll/internal/plan"
 	"github.com/plimsoll/plimsoll/internal/testenv"
 	"github.com/plimsoll/plimsoll/internal/verdict"
 )
@@ -35,7 +34,7 @@ func TestCheckDistroDowngradeIsCaution(t *testing.T) {
 	run := func(old, new string) *verdict.Verdict {
 		rep, err := Check(context.Background(), Request{Old: "oci-dir:" + dir + ":" + old, New: "oci-dir:" + dir + ":" + new,
 			Layers: []check.Layer{check.L1Diff}, Policy: config.Default(),
-			Checks: func(plan.Plan, []check.Layer, *config.Policy) Layers {
+			Checks: func(Setup) Layers {
 				return Layers{check.L1Diff: {Checks: []check.Check{pass}}}
 			}})
 		if err != nil {

@@ -14,8 +14,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/plimsoll/plimsoll/internal/check"
-	"github.com/plimsoll/plimsoll/internal/config"
-	"github.com/plimsoll/plimsoll/internal/plan"
 	"github.com/plimsoll/plimsoll/internal/report"
 	"github.com/plimsoll/plimsoll/internal/testenv"
 	"github.com/plimsoll/plimsoll/internal/timing"
@@ -275,7 +273,7 @@ func TestCheckReportsPhaseTimings(t *testing.T) {
 	}}
 	rep, err := Check(context.Background(), Request{Old: refs[0], New: refs[1], Layers: []check.Layer{check.L1Diff},
 		Timings: rec,
-		Checks: func(plan.Plan, []check.Layer, *config.Policy) Layers {
+		Checks: func(Setup) Layers {
 			return Layers{check.L1Diff: {Checks: []check.Check{recording{matching, timing.Match}}}}
 		}})
 	if err != nil {

@@ -34,10 +34,9 @@ type Request struct {
 	Images image.Options
 	// CacheDir keeps layer-derived results (image facts) between runs; "" keeps none.
 	CacheDir string
-	// Checks builds the checks this build can run for the plan; run are the layers that will
-	// run (the plan narrowed by Layers). It is where the caller picks implementations
-	// (scanners, runtimes); a layer it leaves out is reported as not run.
-	Checks func(p plan.Plan, run []check.Layer, pol *config.Policy) Layers
+	// Checks builds the checks this build can run for the run's Setup. It is where the caller
+	// picks implementations (scanners, runtimes); a layer it leaves out is reported as not run.
+	Checks func(Setup) Layers
 	// Emit receives progress events; nil discards them.
 	Emit func(Event)
 	// Log receives diagnostics; nil discards them.
@@ -50,6 +49,18 @@ type Request struct {
 	// Timings receives the time of each phase and is written into the report; nil: the gate
 	// keeps its own. A caller that encodes the report passes one, to add the encoding's time.
 	Timings *timing.Recorder
+}
+
+// Setup is what Checks builds a run's checks from, once the images are read and the plan made.
+type Setup struct {
+	// Plan is the upgrade's plan; Run are the layers that will run (the plan narrowed by
+	// Request.Layers).
+	Plan plan.Plan
+	Run  []check.Layer
+	// Policy is the effective policy.
+	Policy *config.Policy
+	// Old (nil for a first deployment) and New are the images as read: where from, by digest.
+	Old, New *image.Image
 }
 
 // ErrNoImage is returned when the request names no new image.
@@ -105,7 +116,7 @@ func Check(ctx context.Context, req Request) (*report.Report, error) {
 				run = append(run, l)
 			}
 		}
-		avail = req.Checks(p, run, pol)
+		avail = req.Checks(Setup{Plan: p, Run: run, Policy: pol, Old: oldImg, New: newImg})
 	}
 	budget := p.Budget
 	if req.Budget > 0 {

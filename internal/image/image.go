@@ -57,6 +57,9 @@ type Image struct {
 	// Name is the repository and tag the image is known by ("alpine:3.20.3"), "" when it has none.
 	// The upgrade plan reads versions from its tag.
 	Name string
+	// Repository is the registry repository the image was read from ("127.0.0.1:5000/lib/app"),
+	// "" for the other transports: with Digest, what a cluster's nodes pull.
+	Repository string
 	// Digest is the manifest digest.
 	Digest v1.Hash
 	// Img is the image itself.

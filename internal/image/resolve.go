@@ -235,6 +235,7 @@ func fromRegistry(ctx context.Context, target string, opts Options) (*Image, err
 		return nil, err
 	}
 	pinned := r.Context().Digest(img.Digest.String())
+	img.Repository = r.Context().Name()
 	img.secrets = secrets
 	img.reopen = func(ctx context.Context) (v1.Image, error) {
 		v, err := remote.Image(pinned, options(ctx)...)

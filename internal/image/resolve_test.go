@@ -114,6 +114,10 @@ func TestResolveAlpineEveryTransport(t *testing.T) {
 						t.Errorf("Resolve(%q) = ref %q, transport %q, name %q; want transport %q, name %q",
 							tc.ref, img.Ref, img.Transport, img.Name, tc.transport, tc.name)
 					}
+					if wantRepo := strings.TrimSuffix(pushed, ":"+v); (tc.transport == Registry) != (img.Repository == wantRepo) ||
+						(tc.transport != Registry && img.Repository != "") {
+						t.Errorf("Resolve(%q).Repository = %q; want %q for a registry image, else \"\"", tc.ref, img.Repository, wantRepo)
+					}
 					if tc.transport == Daemon {
 						t.Logf("daemon: resolved in %v; manifest digest %s, source's %s (equal: %v)", took, img.Digest, wantDigest, img.Digest == wantDigest)
 					} else if img.Digest != wantDigest {

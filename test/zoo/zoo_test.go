@@ -24,6 +24,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/plimsoll/plimsoll/internal/kube/kubetest"
 	"github.com/plimsoll/plimsoll/internal/sign/signtest"
 	"github.com/plimsoll/plimsoll/internal/testenv"
 	"github.com/plimsoll/plimsoll/internal/testenv/userstate"
@@ -63,10 +64,14 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "build plimsoll:", err)
 		return 1
 	}
+	// The test cluster's binaries stay where scripts/k8s-build.sh put them, in the user's cache.
+	if uc, err := os.UserCacheDir(); err == nil && os.Getenv("PLIMSOLL_CACHE") == "" {
+		os.Setenv("PLIMSOLL_CACHE", filepath.Join(uc, "plimsoll"))
+	}
 	// Set after the build, which keeps the user's Go build cache (go build finds it through
 	// XDG_CACHE_HOME too).
 	os.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "cache"))
-	code := m.Run()
+	code := kubetest.Main(m) // stops the Kubernetes cluster and node if a test started them
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := testenv.Finish(ctx); err != nil {
@@ -436,10 +441,101 @@ type row struct {
 	pair, fault, expected, got, caught, took string
 }
 
+// runProfile is the size of this run's slow faults: compressed, or full under -zoo.full.
+func runProfile() profile {
+	if *fullRun {
+		return full
+	}
+	return compressed
+}
+
 func TestZoo(t *testing.T) {
 	testenv.Docker(t)
 	zooRegistry = signtest.StartRegistry(t, true)
-	db := buildVulnDB(t)
+	prof := runProfile()
+	rows := runZoo(t, zooCases(t, prof), buildVulnDB(t), nil, nil)
+	if *tablePath != "" {
+		if err := writeTable(*tablePath, prof, rows); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// runZoo checks every pair with args added to plimsoll check, each policy file passed through
+// editPolicy (when not nil), and returns the result table.
+func runZoo(t *testing.T, cases []zooCase, db string, args []string, editPolicy func(t *testing.T, path string)) []row {
+	var rows []row
+	for _, c := range cases {
+		start := time.Now()
+		var got, caught string
+		ok := t.Run(c.name, func(t *testing.T) {
+			o, n, p := c.pair(t)
+			if editPolicy != nil {
+				editPolicy(t, p)
+			}
+			code, sum := check(t, append([]string{o, n, "--policy", p, "--vuln-db", db}, args...)...)
+			decision, _ := pick(sum, "verdict", "decision").(string)
+			kind, _ := pick(sum, "plan", "kind").(string)
+			got = decision
+			if c.measured && tooBusy(sum) {
+				t.Logf("the machine was too busy for Layer 4 to measure: %s; reasons %v", decision, pick(sum, "verdict", "reasons"))
+				if decision == "GO" || decision == "" || !hasLayerStatus(sum, 4, "inconclusive") {
+					t.Errorf("decision %q on a machine too busy to measure; want not GO, with Layer 4 inconclusive", decision)
+				}
+				return
+			}
+			status := c.status
+			if status == "" {
+				status = "fail"
+			}
+			by := caughtBy(sum, c.layer, c.check, status)
+			if c.check == "" {
+				by, _ = pick(sum, "verdict", "reasons", 0).(map[string]any)
+			}
+			switch {
+			case by != nil && by["check"] != nil && by["layer"] == nil:
+				caught = fmt.Sprintf("plan %s: %v (%v)", kind, by["check"], by["status"])
+			case by != nil && by["check"] != nil:
+				caught = fmt.Sprintf("L%v %v (%v)", by["layer"], by["check"], by["status"])
+			case decision != "GO":
+				caught = fmt.Sprintf("plan %s: promotion rule not met", kind)
+			}
+			t.Logf("verdict reasons: %v", pick(sum, "verdict", "reasons"))
+			if want := map[string]int{"GO": 0, "CAUTION": 10, "NO-GO": 20}[decision]; code != want || !oneOf(decision, c.decision) {
+				t.Errorf("exit %d, decision %q; want %s (exit %d for %[2]q)", code, decision, c.decision, want)
+			}
+			if kind != c.plan {
+				t.Errorf("plan kind %q, want %s", kind, c.plan)
+			}
+			if c.check != "" && by == nil {
+				t.Errorf("no reason is L%v %s %s; reasons: %v", c.layer, c.check, status, pick(sum, "verdict", "reasons"))
+			}
+			if c.also != nil {
+				if msg := c.also(sum); msg != "" {
+					t.Error(msg)
+				}
+			}
+		})
+		expected := strings.ReplaceAll(c.decision, "|", " or ")
+		switch {
+		case c.check != "" && c.status != "":
+			expected += fmt.Sprintf(" (L%v %s, %s)", c.layer, strings.ReplaceAll(c.check, "|", " or "), strings.ReplaceAll(c.status, "|", " or "))
+		case c.check != "":
+			expected += fmt.Sprintf(" (L%v %s)", c.layer, strings.ReplaceAll(c.check, "|", " or "))
+		case c.decision != "GO":
+			expected += " (plan " + c.plan + ")"
+		}
+		if !ok {
+			got = "**" + got + "** (regression)"
+		}
+		rows = append(rows, row{c.name, c.fault, expected, got, caught, time.Since(start).Round(100 * time.Millisecond).String()})
+	}
+	return rows
+}
+
+// zooCases builds the zoo's pairs at the size of prof; each pushes its images to zooRegistry
+// when it runs.
+func zooCases(t *testing.T, prof profile) []zooCase {
 	base := []apkPkg{musl, libssl3, libcrypt, zlibOld, caOld}
 	app := func(version string, opts testenv.TestAppOptions, pkgs ...apkPkg) v1.Image {
 		opts.Env = append([]string{"TESTAPP_VERSION=" + version}, opts.Env...)
@@ -447,10 +543,6 @@ func TestZoo(t *testing.T) {
 		return testenv.TestAppImage(t, opts)
 	}
 	good := app("1.4.2", testenv.TestAppOptions{}, base...)
-	prof := compressed
-	if *fullRun {
-		prof = full
-	}
 	basePol := basePolicy(prof, "diff, smoke, harden")
 	// pol is basePol with extra lines of the harden section. The pairs are about other faults
 	// than signatures, so their policy says explicitly that signatures are not used (the
@@ -665,74 +757,7 @@ func TestZoo(t *testing.T) {
 				return ""
 			}},
 	)
-	var rows []row
-	for _, c := range cases {
-		start := time.Now()
-		var got, caught string
-		ok := t.Run(c.name, func(t *testing.T) {
-			o, n, p := c.pair(t)
-			code, sum := check(t, o, n, "--policy", p, "--vuln-db", db)
-			decision, _ := pick(sum, "verdict", "decision").(string)
-			kind, _ := pick(sum, "plan", "kind").(string)
-			got = decision
-			if c.measured && tooBusy(sum) {
-				t.Logf("the machine was too busy for Layer 4 to measure: %s; reasons %v", decision, pick(sum, "verdict", "reasons"))
-				if decision == "GO" || decision == "" || !hasLayerStatus(sum, 4, "inconclusive") {
-					t.Errorf("decision %q on a machine too busy to measure; want not GO, with Layer 4 inconclusive", decision)
-				}
-				return
-			}
-			status := c.status
-			if status == "" {
-				status = "fail"
-			}
-			by := caughtBy(sum, c.layer, c.check, status)
-			if c.check == "" {
-				by, _ = pick(sum, "verdict", "reasons", 0).(map[string]any)
-			}
-			switch {
-			case by != nil && by["check"] != nil && by["layer"] == nil:
-				caught = fmt.Sprintf("plan %s: %v (%v)", kind, by["check"], by["status"])
-			case by != nil && by["check"] != nil:
-				caught = fmt.Sprintf("L%v %v (%v)", by["layer"], by["check"], by["status"])
-			case decision != "GO":
-				caught = fmt.Sprintf("plan %s: promotion rule not met", kind)
-			}
-			t.Logf("verdict reasons: %v", pick(sum, "verdict", "reasons"))
-			if want := map[string]int{"GO": 0, "CAUTION": 10, "NO-GO": 20}[decision]; code != want || !oneOf(decision, c.decision) {
-				t.Errorf("exit %d, decision %q; want %s (exit %d for %[2]q)", code, decision, c.decision, want)
-			}
-			if kind != c.plan {
-				t.Errorf("plan kind %q, want %s", kind, c.plan)
-			}
-			if c.check != "" && by == nil {
-				t.Errorf("no reason is L%v %s %s; reasons: %v", c.layer, c.check, status, pick(sum, "verdict", "reasons"))
-			}
-			if c.also != nil {
-				if msg := c.also(sum); msg != "" {
-					t.Error(msg)
-				}
-			}
-		})
-		expected := strings.ReplaceAll(c.decision, "|", " or ")
-		switch {
-		case c.check != "" && c.status != "":
-			expected += fmt.Sprintf(" (L%v %s, %s)", c.layer, strings.ReplaceAll(c.check, "|", " or "), strings.ReplaceAll(c.status, "|", " or "))
-		case c.check != "":
-			expected += fmt.Sprintf(" (L%v %s)", c.layer, strings.ReplaceAll(c.check, "|", " or "))
-		case c.decision != "GO":
-			expected += " (plan " + c.plan + ")"
-		}
-		if !ok {
-			got = "**" + got + "** (regression)"
-		}
-		rows = append(rows, row{c.name, c.fault, expected, got, caught, time.Since(start).Round(100 * time.Millisecond).String()})
-	}
-	if *tablePath != "" {
-		if err := writeTable(*tablePath, prof, rows); err != nil {
-			t.Fatal(err)
-		}
-	}
+	return cases
 }
 
 // caughtBy is the first of the verdict's reasons in summary.json that is a check of layer named

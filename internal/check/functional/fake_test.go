@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -20,11 +21,13 @@ import (
 type fakeSuite struct {
 	reports map[string][]byte // by side
 	exit    int
+	specs   []runtime.Spec // as started
 }
 
 func (f *fakeSuite) Ensure(context.Context, v1.Image, string) (string, error) { return "fake", nil }
 
 func (f *fakeSuite) Start(_ context.Context, spec runtime.Spec) (runtime.Instance, error) {
+	f.specs = append(f.specs, spec)
 	side := spec.Role[len("functional-"):]
 	return &fakeInstance{out: f.reports[side], exit: f.exit}, nil
 }
@@ -63,4 +66,20 @@ func runFake(ctx context.Context, f config.Functional, old, new []byte) (check.R
 		env.Old = &image.Image{Ref: "old"}
 	}
 	return New(rt, rt, config.App{}, f, "run")[0].Run(ctx, env)
+}
+
+// TestSuiteOnTheAppsNetwork: a suite run in the image runs on the network the app is given (the
+// host's under app.hostNetwork, the only one a pod on a node without a pod network can have).
+func TestSuiteOnTheAppsNetwork(t *testing.T) {
+	for _, host := range []bool{false, true} {
+		rt := &fakeSuite{reports: map[string][]byte{"new": []byte("1..1\nok 1 - a\n")}}
+		env := &check.Env{New: &image.Image{Ref: "new"}, Log: slog.New(slog.DiscardHandler)}
+		f := config.Functional{Command: []string{"/suite"}, Format: "tap"}
+		if _, err := New(rt, rt, config.App{HostNetwork: host}, f, "run")[0].Run(t.Context(), env); err != nil {
+			t.Fatal(err)
+		}
+		if len(rt.specs) != 1 || rt.specs[0].HostNetwork != host {
+			t.Errorf("app.hostNetwork %v: suite started with %+v", host, rt.specs)
+		}
+	}
 }

@@ -177,7 +177,7 @@ func (c *suiteCheck) once(ctx context.Context, img *image.Image, side string) (r
 		return c.container(ctx, runtime.Spec{
 			Image: ref, RunID: c.runID, Role: "functional-" + side,
 			Entrypoint: c.f.Command, Env: append(append([]string(nil), c.app.Env...), c.f.Env...),
-			User: c.app.User, Memory: memory, CPUs: c.app.CPUs,
+			User: c.app.User, Memory: memory, CPUs: c.app.CPUs, HostNetwork: c.app.HostNetwork,
 		})
 	}
 	a, err := launch.Start(ctx, c.rt, c.ld, img, c.app, launch.Options{RunID: c.runID, Role: "functional-app-" + side})
