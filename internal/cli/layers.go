@@ -127,7 +127,7 @@ func (c *composer) layers(ctx context.Context, s gate.Setup) gate.Layers {
 
 // soakLayer is Layer 6, its samples going to the run's store as they are taken.
 func (c *composer) soakLayer(ctx context.Context, rt runtime.Runtime, ld launch.Loader, p plan.Plan, pol *config.Policy) gate.Layer {
-	o := soakcheck.Options{RunID: c.runID, MinSoak: p.MinSoak, ReportDir: c.flags.reportDir, Log: c.log,
+	o := soakcheck.Options{RunID: c.runID, MinSoak: p.MinSoak, MetricsWithin: 100 * p.MetricsWithin, ReportDir: c.flags.reportDir, Log: c.log,
 		Progress: func(p soak.Progress) {
 			if p.Note != "" {
 				c.log.Info("soak", "note", p.Note)

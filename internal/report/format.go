@@ -276,14 +276,19 @@ func plural(n int, one, many string) string {
 	return many
 }
 
-// shownTables are the evidence tables of res a view shows: those with rows. An empty table
-// says nothing a reader needs (summary.json keeps it).
+// shownTables are the evidence tables of res a view shows: those with rows, each with a title
+// (an untitled one is the evidence of its check: "Evidence of L2 logs"). An empty table says
+// nothing a reader needs (summary.json keeps it).
 func shownTables(res check.Result) []check.Table {
 	var out []check.Table
 	for _, t := range res.Tables {
-		if len(t.Rows) > 0 {
-			out = append(out, t)
+		if len(t.Rows) == 0 {
+			continue
 		}
+		if strings.TrimSpace(cleanLine(t.Title)) == "" {
+			t.Title = "Evidence of " + resultName(res)
+		}
+		out = append(out, t)
 	}
 	return out
 }

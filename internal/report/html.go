@@ -382,8 +382,14 @@ h1{font-size:20px;margin:0}h2{font-size:17px;margin:28px 0 8px}h3{font-size:15px
 .verdict.go{background:#1a7f37}.verdict.caution{background:#9a6700}.verdict.nogo{background:#cf222e}
 .verdict.error{background:#6e40c9}.verdict.none{background:#57606a}
 .verdict .summary{white-space:pre-wrap;margin-top:4px}
-table{border-collapse:collapse;background:#fff;margin:6px 0 12px;width:100%}
-th,td{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top;overflow-wrap:anywhere}
+.scroll{overflow-x:auto;margin:6px 0 12px}
+table{border-collapse:collapse;background:#fff;width:100%}
+th,td{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top;overflow-wrap:break-word}
+th,td.name{white-space:nowrap}
+#checks td{min-width:6em}#checks td.name,#checks td.status{min-width:0}
+.summary,#reasons,p.msg{overflow-wrap:anywhere}
+svg.chart{max-width:100%;height:auto}
+@media (max-width:600px){main{padding:12px 12px 32px}.verdict{padding:12px}.verdict .decision{font-size:28px}}
 th{background:#eaeef2}
 table.sortable th{cursor:pointer;user-select:none}
 table.sortable th[aria-sort=ascending]::after{content:" \25B2"}
@@ -417,31 +423,31 @@ svg text{font:11px system-ui,sans-serif;fill:#1b1f24}
 </ul>
 {{- end}}
 <h2>Images</h2>
-<table id="images">
+<div class="scroll"><table id="images">
 <thead><tr><th></th><th>reference</th><th>name</th><th>transport</th><th>digest</th></tr></thead>
 <tbody>
 {{- range .Subjects}}
 <tr><td>{{.Role}}</td><td>{{.Ref}}</td><td>{{.Name}}</td><td>{{.Transport}}</td><td><code>{{.Digest}}</code></td></tr>
 {{- end}}
 </tbody>
-</table>
+</table></div>
 <h2>Plan</h2>
-<table class="meta" id="plan">
+<div class="scroll"><table class="meta" id="plan">
 {{- if .Plan.Line}}<tr><td>upgrade</td><td>{{.Plan.Line}}</td></tr>{{end}}
 {{- if .Plan.Layers}}<tr><td>layers</td><td>{{.Plan.Layers}}</td></tr>{{end}}
 {{- if .Plan.Budget}}<tr><td>budget</td><td>{{.Plan.Budget}}</td></tr>{{end}}
 {{- if .Plan.Promotion}}<tr><td>promotion</td><td>{{.Plan.Promotion}}</td></tr>{{end}}
 {{- range .Plan.Reasons}}<tr><td>because</td><td>{{.}}</td></tr>{{end}}
-</table>
+</table></div>
 <h2>Layers and checks</h2>
-<table class="sortable" id="checks">
+<div class="scroll"><table class="sortable" id="checks">
 <thead><tr><th>layer</th><th>check</th><th>status</th><th>measured</th><th>baseline</th><th>threshold</th><th>source</th><th>why</th></tr></thead>
 <tbody>
 {{- range .Rows}}
-<tr><td>{{.Layer}}</td><td>{{if .Anchor}}<a href="#{{.Anchor}}">{{.Check}}</a>{{else}}<span class="muted">{{.State}}</span>{{end}}</td><td class="status s-{{.Status}}">{{.Status}}</td><td>{{.Measured}}</td><td>{{.Baseline}}</td><td>{{.Threshold}}</td><td>{{.Source}}</td><td class="msg">{{.Why}}</td></tr>
+<tr><td class="name">{{.Layer}}</td><td class="name">{{if .Anchor}}<a href="#{{.Anchor}}">{{.Check}}</a>{{else}}<span class="muted">{{.State}}</span>{{end}}</td><td class="status s-{{.Status}}">{{.Status}}</td><td>{{.Measured}}</td><td>{{.Baseline}}</td><td>{{.Threshold}}</td><td>{{.Source}}</td><td class="msg">{{.Why}}</td></tr>
 {{- end}}
 </tbody>
-</table>
+</table></div>
 {{- if .Results}}
 <h2>Evidence</h2>
 {{- range .Results}}
@@ -491,27 +497,27 @@ svg text{font:11px system-ui,sans-serif;fill:#1b1f24}
 
 {{- define "table" -}}
 {{- if .Title}}<h4>{{.Title}}</h4>{{end}}
-<table class="sortable evidence">
+<div class="scroll"><table class="sortable evidence">
 <thead><tr>{{range .Columns}}<th>{{.}}</th>{{end}}</tr></thead>
 <tbody>
 {{- range .Rows}}
 <tr>{{range .}}<td>{{.}}</td>{{end}}</tr>
 {{- end}}
 </tbody>
-</table>
+</table></div>
 {{- end}}
 
 {{- define "packagediff" -}}
 <h4>Package diff</h4>
 <p class="muted">{{.Counts}}</p>
-<table class="sortable packagediff" id="package-diff">
+<div class="scroll"><table class="sortable packagediff" id="package-diff">
 <thead><tr>{{range .Columns}}<th>{{.}}</th>{{end}}</tr></thead>
 <tbody>
 {{- range .Rows}}
 <tr>{{range .}}<td>{{.}}</td>{{end}}</tr>
 {{- end}}
 </tbody>
-</table>
+</table></div>
 {{- end}}
 
 {{- define "vulnchart" -}}

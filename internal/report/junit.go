@@ -165,7 +165,7 @@ func junitBody(prefix string, res check.Result) string {
 	for _, ev := range evidence(res.Measured, res.Baseline, res.Threshold, res.Source) {
 		fmt.Fprintf(&b, "%-9s  %s\n", ev[0], ev[1])
 	}
-	for _, t := range res.Tables {
+	for _, t := range shownTables(res) {
 		fmt.Fprintf(&b, "\n%s (%d %s)\n", cleanLine(t.Title), len(t.Rows), plural(len(t.Rows), "row", "rows"))
 		for _, l := range textTable(t, junitRows, textCell, "  ") {
 			b.WriteString(l + "\n")

@@ -187,11 +187,7 @@ func markdownBlocks(r *Report, maxRows int) []string {
 // markdownTable is one evidence table in a collapsed <details> block.
 func markdownTable(res check.Result, t check.Table, maxRows int) string {
 	var b strings.Builder
-	title := cleanLine(t.Title)
-	if title == "" {
-		title = "Table"
-	}
-	fmt.Fprintf(&b, "<details><summary>%s (%s, %d %s)</summary>\n\n", mdHTML(truncate(title, markdownCell)),
+	fmt.Fprintf(&b, "<details><summary>%s (%s, %d %s)</summary>\n\n", mdHTML(truncate(cleanLine(t.Title), markdownCell)),
 		mdHTML(truncate(resultName(res), markdownCell)), len(t.Rows), plural(len(t.Rows), "row", "rows"))
 	ncol := len(t.Columns)
 	for _, row := range t.Rows {

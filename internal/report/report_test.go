@@ -834,3 +834,26 @@ func TestEmptyTablesLeftOut(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryTableTitled: every view (text, Markdown, HTML, JUnit) titles every table it shows,
+// an untitled one as the evidence of its check, and leaves out a table with no rows: the text
+// report printed "Table (L2 logs, 0 rows)".
+func TestEveryTableTitled(t *testing.T) {
+	r := &Report{Layers: []Layer{{Layer: check.L2Smoke, Name: "smoke", State: StateRan, Results: []check.Result{
+		{Layer: check.L2Smoke, Check: "logs", Status: check.StatusFail, Message: "m",
+			Tables: []check.Table{{Columns: []string{"line"}}, {Columns: []string{"stream", "line"}, Rows: [][]string{{"stderr", "boom"}}}}},
+	}}}}
+	for _, enc := range []Encoder{Text{}, Markdown{}, HTML{}, JUnit{}} {
+		var b bytes.Buffer
+		if err := enc.Encode(&b, r); err != nil {
+			t.Fatal(err)
+		}
+		out := b.String()
+		if strings.Contains(out, "0 rows") || strings.Contains(out, "Table (") || strings.Contains(out, "Table  (") {
+			t.Errorf("%s shows an empty or untitled table:\n%s", enc.Format(), out)
+		}
+		if !strings.Contains(out, "Evidence of L2 logs") || !strings.Contains(out, "boom") {
+			t.Errorf("%s does not show the untitled table with rows under its check's name:\n%s", enc.Format(), out)
+		}
+	}
+}

@@ -138,11 +138,7 @@ func (t Text) Encode(w io.Writer, r *Report) error {
 	// The evidence tables.
 	for _, res := range results {
 		for _, tb := range shownTables(res) {
-			title := cleanLine(tb.Title)
-			if title == "" {
-				title = "Table"
-			}
-			fmt.Fprintf(&b, "\n%s  (%s, %d %s)\n", p.bold(title), resultName(res), len(tb.Rows), plural(len(tb.Rows), "row", "rows"))
+			fmt.Fprintf(&b, "\n%s  (%s, %d %s)\n", p.bold(cleanLine(tb.Title)), resultName(res), len(tb.Rows), plural(len(tb.Rows), "row", "rows"))
 			for _, l := range textTable(tb, maxRows, textCell, "  ") {
 				b.WriteString(l + "\n")
 			}

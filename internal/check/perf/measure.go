@@ -355,7 +355,10 @@ func (s *session) series(rounds []roundObs, idle, after [2]runtime.Stats, statsE
 		s.p.Capacity, s.p.Connections) + rate}
 	ms.s[RSS] = Series{Metric: RSS, Unit: "MiB", Source: "median cgroup anonymous memory, sampled every 100 ms; " + rate}
 	ms.s[CPUPerRequest] = Series{Metric: CPUPerRequest, Unit: "µs", Source: "cgroup CPU time / successful requests; " + rate}
-	ms.s[GCPause] = Series{Metric: GCPause, Unit: "µs", Source: "mean GC pause per cycle from " + s.p.MetricsPath + "; " + rate}
+	ms.s[GCPause] = Series{Metric: GCPause, Unit: "µs"}
+	if s.p.MetricsPath != "" {
+		ms.s[GCPause].Source = "mean GC pause per cycle from " + s.p.MetricsPath + "; " + rate
+	}
 	for m := LatencyP95; m < numMetrics; m++ {
 		ms.s[m].Total = n
 	}

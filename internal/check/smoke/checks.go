@@ -25,7 +25,7 @@ func both(name string, old, new *observation, f func(*observation) outcome) item
 // result fills a check.Result from a judgement.
 func result(j judgement, items []item, table bool) check.Result {
 	r := check.Result{Status: j.status, Message: j.message, Data: items}
-	if table && j.status != check.StatusSkipped {
+	if table && j.status != check.StatusSkipped && len(j.table.Rows) > 0 {
 		r.Tables = []check.Table{j.table}
 	}
 	return r

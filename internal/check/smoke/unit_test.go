@@ -167,3 +167,16 @@ func TestDialAll(t *testing.T) {
 		t.Errorf("dependencyName = %q", n)
 	}
 }
+
+// TestResultAttachesNoEmptyTable: a judgement with nothing to tabulate (no fatal line in the
+// logs) gives a result with no table; it was an untitled table of 0 rows in every report.
+func TestResultAttachesNoEmptyTable(t *testing.T) {
+	r := result(judgement{status: check.StatusPass, message: "no fatal line in the output"}, nil, true)
+	if len(r.Tables) != 0 {
+		t.Errorf("tables %+v, want none", r.Tables)
+	}
+	j := judge([]item{{Name: "line 1", New: fail("panic: boom")}}, "none")
+	if r := result(j, nil, true); len(r.Tables) != 1 || r.Tables[0].Title == "" || len(r.Tables[0].Rows) == 0 {
+		t.Errorf("tables %+v, want one titled table with rows", r.Tables)
+	}
+}

@@ -1,7 +1,9 @@
 // Package soak is Layer 6 of the gate: OLD and NEW side by side under the same continuous load
 // and limits for the soak's duration, sampled every interval, NEW's trends judged against
 // OLD's (internal/soak does the work). Its checks are one per metric — memory, fds,
-// connections, cpu, health, errors — sharing one soak, run by whichever check runs first.
+// connections, cpu, health, errors — sharing one soak, run by whichever check runs first; and,
+// for a plan whose promotion rule bounds every metric to N % of the old image (major, distro),
+// metrics-within, comparing where NEW's metrics settle with where OLD's do.
 //
 // The soak's duration is the policy's soak.duration, else the plan's minimum soak (24h for a
 // major upgrade, 48h for a distro upgrade), else the seed's 24h. A soak shorter than the plan's
@@ -39,6 +41,9 @@ type Options struct {
 	// Progress receives the soak's progress; nil for none.
 	Progress func(soakrun.Progress)
 	Log      *slog.Logger
+	// MetricsWithin is the plan's "all metrics within N % of the old image", in percent; > 0
+	// adds the metrics-within check.
+	MetricsWithin float64
 }
 
 // checkNames are the checks of the layer, in report order (soak.Results's order).
@@ -53,6 +58,9 @@ func New(rt runtime.Runtime, ld launch.Loader, app config.App, sp config.Soak, o
 	out := make([]check.Check, len(checkNames))
 	for i := range checkNames {
 		out[i] = metricCheck{s: s, i: i}
+	}
+	if o.MetricsWithin > 0 {
+		out = append(out, metricCheck{s: s, i: len(checkNames)})
 	}
 	return out
 }
@@ -106,12 +114,17 @@ func (s *session) outcome(ctx context.Context, env *check.Env) (*outcome, error)
 	if len(res) != len(checkNames) {
 		return nil, fmt.Errorf("soak: %d results for %d checks", len(res), len(checkNames))
 	}
+	if s.o.MetricsWithin > 0 {
+		res = append(res, soakrun.Within(out, s.sp.WithDefaults().Limits, s.o.MetricsWithin))
+	}
 	if s.o.ReportDir != "" {
 		if files, err := soakrun.WritePlots(s.o.ReportDir, out); err != nil {
 			log.Warn("soak plots not written", "err", err)
 		} else {
 			for i := range res {
-				res[i].Data.(*soakrun.ResultData).Plots = files
+				if d, ok := res[i].Data.(*soakrun.ResultData); ok {
+					d.Plots = files
+				}
 			}
 		}
 	}
@@ -133,7 +146,12 @@ type metricCheck struct {
 	i int
 }
 
-func (c metricCheck) Name() string { return checkNames[c.i] }
+func (c metricCheck) Name() string {
+	if c.i == len(checkNames) {
+		return soakrun.WithinCheckName
+	}
+	return checkNames[c.i]
+}
 
 func (c metricCheck) Run(ctx context.Context, env *check.Env) (check.Result, error) {
 	if env.New == nil {

@@ -123,3 +123,21 @@ func TestSoakLongerThanBudget(t *testing.T) {
 		t.Errorf("the layer's other checks: %v", err2)
 	}
 }
+
+// TestMetricsWithinIsAChecked: a plan's "all metrics within N % of baseline" (major, distro)
+// is a Layer 6 check of its own, after the six metric checks; without the rule there is none.
+func TestMetricsWithinIsACheck(t *testing.T) {
+	names := func(o soak.Options) []string {
+		var out []string
+		for _, c := range soak.New(nil, nil, config.App{}, config.Soak{}, o) {
+			out = append(out, c.Name())
+		}
+		return out
+	}
+	if got := strings.Join(names(soak.Options{MetricsWithin: 15}), " "); got != "memory fds connections cpu health errors "+soakrun.WithinCheckName {
+		t.Errorf("checks %q with the rule, want the six metrics and %s", got, soakrun.WithinCheckName)
+	}
+	if got := strings.Join(names(soak.Options{}), " "); strings.Contains(got, soakrun.WithinCheckName) {
+		t.Errorf("checks %q without the rule", got)
+	}
+}
