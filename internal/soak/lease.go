@@ -123,6 +123,39 @@ func bootTime() time.Time {
 	return time.Time{}
 }
 
+// hold takes the soak's lease (lock) and keeps it renewed until release, which frees it. The
+// returned ctx ends, with a cause wrapping store.ErrLeaseLost, when another process took the
+// soak over. A resume finds the soak finished after all when it ended while this process
+// waited for the lease.
+func (o *Options) hold(ctx context.Context) (_ context.Context, release func(), _ error) {
+	me := self()
+	if err := lock(ctx, o.Store, o.RunID, me); err != nil {
+		return nil, nil, err
+	}
+	lctx, lost := context.WithCancelCause(ctx)
+	hctx, stopHold := context.WithCancel(lctx)
+	held := make(chan struct{})
+	go func() {
+		defer close(held)
+		holdLease(hctx, o.Store, o.RunID, me, LeaseTTL/4, o.Log, lost)
+	}()
+	release = func() {
+		stopHold()
+		<-held
+		lost(nil)
+		if err := o.Store.ReleaseLease(context.WithoutCancel(ctx), leaseName(o.RunID), me); err != nil {
+			o.Log.Warn("soak: release the lease", "err", err)
+		}
+	}
+	if o.Resume != nil && o.StatePath != "" {
+		if st, err := ReadState(o.StatePath); err == nil && st.Finished {
+			release()
+			return nil, nil, fmt.Errorf("soak %s: %w (%s)", o.RunID, ErrFinished, st.Decision)
+		}
+	}
+	return lctx, release, nil
+}
+
 // holdLease renews run runID's lease every `every` until ctx ends; when the lease is found
 // taken over by another process it calls lost with the error and returns.
 func holdLease(ctx context.Context, st store.Leases, runID string, me store.Owner, every time.Duration, log *slog.Logger, lost context.CancelCauseFunc) {

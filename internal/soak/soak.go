@@ -177,34 +177,12 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	}
 	// One process at a time runs a soak: the one holding its lease.
 	if o.Store != nil {
-		me := self()
-		if err := lock(ctx, o.Store, o.RunID, me); err != nil {
+		var release func()
+		var err error
+		if ctx, release, err = o.hold(ctx); err != nil {
 			return nil, err
 		}
-		defer func() {
-			if err := o.Store.ReleaseLease(context.WithoutCancel(ctx), leaseName(o.RunID), me); err != nil {
-				o.Log.Warn("soak: release the lease", "err", err)
-			}
-		}()
-		var lost context.CancelCauseFunc
-		ctx, lost = context.WithCancelCause(ctx)
-		hctx, stopHold := context.WithCancel(ctx)
-		held := make(chan struct{})
-		go func() {
-			defer close(held)
-			holdLease(hctx, o.Store, o.RunID, me, LeaseTTL/4, o.Log, lost)
-		}()
-		defer func() {
-			stopHold()
-			<-held
-			lost(nil)
-		}()
-		// A soak that ended while this process waited for its lease is not run again.
-		if o.Resume != nil && o.StatePath != "" {
-			if st, err := ReadState(o.StatePath); err == nil && st.Finished {
-				return nil, fmt.Errorf("soak %s: %w (%s)", o.RunID, ErrFinished, st.Decision)
-			}
-		}
+		defer release()
 	}
 	sp := o.Soak.WithDefaults()
 	w := Window{Warmup: sp.Warmup, Duration: sp.Duration}

@@ -32,7 +32,8 @@ soak:
   load: {rate: 20, connections: 2}
 `
 
-// TestTwoResumesAtOnce kills a soak with SIGKILL at sample 5 of 20 and starts two
+// TestTwoResumesAtOnce resumes a running soak (refused: its process lives), kills it with
+// SIGKILL at sample 5 of 20 and starts two
 // `plimsoll soak --resume RUN` of it at the same moment: exactly one carries the soak on (taking
 // over the lease of the killed process, which is gone), the other exits 1 with one line naming
 // the process that holds the soak, and the store holds each of the 20 ticks once.
@@ -69,15 +70,25 @@ func TestTwoResumesAtOnce(t *testing.T) {
 			break
 		}
 	}
-	_ = first.Process.Signal(syscall.SIGKILL)
 	go io.Copy(io.Discard, stderr)
-	_ = first.Wait()
 	if runID != "" {
 		t.Cleanup(func() { _ = exec.Command(bin, "gc", "--run", runID).Run() })
 	}
 	if runID == "" || !reached {
+		_ = first.Process.Kill()
 		t.Fatalf("the soak never reached sample 5 (run %q): %v", runID, sc.Err())
 	}
+	// While the soak runs, a resume is refused, naming it.
+	early := exec.Command(bin, "soak", "--resume", runID, "--no-progress")
+	early.Env = env
+	out, err := early.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || strings.Count(strings.TrimSpace(string(out)), "\n") > 0 ||
+		!strings.Contains(string(out), "process "+strconv.Itoa(first.Process.Pid)) {
+		t.Errorf("a resume while the soak runs: %v, %q; want exit 1 and one line naming process %d", err, out, first.Process.Pid)
+	}
+	_ = first.Process.Signal(syscall.SIGKILL)
+	_ = first.Wait()
 
 	// Two resumes at once.
 	type resume struct {
