@@ -26,17 +26,17 @@ app:
   memory: 256m
   health: {http: /healthz, timeout: 20s, interval: 50ms}
 soak:
-  duration: 20s
+  duration: 30s
   interval: 1s
-  warmup: 4s
+  warmup: 6s
   load: {rate: 20, connections: 2}
 `
 
 // TestTwoResumesAtOnce resumes a running soak (refused: its process lives), kills it with
-// SIGKILL at sample 5 of 20 and starts two
+// SIGKILL at sample 7 of 30 and starts two
 // `plimsoll soak --resume RUN` of it at the same moment: exactly one carries the soak on (taking
 // over the lease of the killed process, which is gone), the other exits 1 with one line naming
-// the process that holds the soak, and the store holds each of the 20 ticks once.
+// the process that holds the soak, and the store holds each of the 30 ticks once.
 func TestTwoResumesAtOnce(t *testing.T) {
 	testenv.Docker(t)
 	tag := "plimsoll-e2e-soak:" + strings.ReplaceAll(testenv.NewRunID("t"), ".", "-")
@@ -65,7 +65,7 @@ func TestTwoResumesAtOnce(t *testing.T) {
 		if rest, ok := strings.CutPrefix(line, "soak "); ok && strings.Contains(rest, ": if plimsoll is stopped") {
 			runID = rest[:strings.IndexByte(rest, ':')]
 		}
-		if strings.HasPrefix(line, "soak 5/20 ") {
+		if strings.HasPrefix(line, "soak 7/30 ") {
 			reached = true
 			break
 		}
@@ -76,7 +76,7 @@ func TestTwoResumesAtOnce(t *testing.T) {
 	}
 	if runID == "" || !reached {
 		_ = first.Process.Kill()
-		t.Fatalf("the soak never reached sample 5 (run %q): %v", runID, sc.Err())
+		t.Fatalf("the soak never reached sample 7 (run %q): %v", runID, sc.Err())
 	}
 	// While the soak runs, a resume is refused, naming it.
 	early := exec.Command(bin, "soak", "--resume", runID, "--no-progress")
@@ -122,6 +122,7 @@ func TestTwoResumesAtOnce(t *testing.T) {
 		t.Logf("resume %d (pid %d) exit %d\nstdout:\n%sstderr:\n%s", i, r.cmd.Process.Pid, r.code, r.stdout.String(), r.stderr.String())
 	}
 
+	rows := 0
 	ss := func() []float64 {
 		st, err := sqlite.Open(t.Context(), dbPath)
 		if err != nil {
@@ -132,6 +133,7 @@ func TestTwoResumesAtOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		rows = len(all)
 		var ticks []float64
 		for _, s := range all {
 			if s.Metric == soak.TickMetric {
@@ -140,7 +142,7 @@ func TestTwoResumesAtOnce(t *testing.T) {
 		}
 		return ticks
 	}()
-	t.Logf("store: %d tick rows %v", len(ss), ss)
+	t.Logf("store: %d tick rows %v (%d sample rows in all)", len(ss), ss, rows)
 
 	refused, ran := -1, -1
 	for i, r := range rs {
@@ -158,11 +160,11 @@ func TestTwoResumesAtOnce(t *testing.T) {
 	if strings.Contains(msg, "\n") || !strings.Contains(msg, "process "+strconv.Itoa(rs[ran].cmd.Process.Pid)) {
 		t.Errorf("the refused resume said %q: want one line naming the process that runs the soak (%d)", msg, rs[ran].cmd.Process.Pid)
 	}
-	if !strings.Contains(rs[ran].stdout.String(), "20 of 20 samples") {
-		t.Errorf("the running resume: %q, want 20 of 20 samples", firstLine(rs[ran].stdout.String()))
+	if !strings.Contains(rs[ran].stdout.String(), "30 of 30 samples") {
+		t.Errorf("the running resume: %q, want 30 of 30 samples", firstLine(rs[ran].stdout.String()))
 	}
-	if len(ss) != 20 {
-		t.Errorf("%d ticks stored, want 20", len(ss))
+	if len(ss) != 30 {
+		t.Errorf("%d ticks stored, want 30", len(ss))
 	}
 	for i, v := range ss {
 		if v != float64(i+1) {
