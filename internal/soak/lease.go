@@ -84,18 +84,8 @@ func procStart(pid int) time.Time {
 	if err != nil {
 		return time.Time{}
 	}
-	// The fields after the command name, which is in parentheses and may hold anything.
-	i := bytes.LastIndexByte(stat, ')')
-	if i < 0 {
-		return time.Time{}
-	}
-	fields := bytes.Fields(stat[i+1:])
-	// Field 22 of the line (starttime) is the 20th after the command name.
-	if len(fields) < 20 {
-		return time.Time{}
-	}
-	ticks, err := strconv.ParseInt(string(fields[19]), 10, 64)
-	if err != nil {
+	ticks, ok := startTicks(stat)
+	if !ok {
 		return time.Time{}
 	}
 	boot := bootTime()
@@ -103,6 +93,25 @@ func procStart(pid int) time.Time {
 		return time.Time{}
 	}
 	return boot.Add(time.Duration(ticks) * (time.Second / 100))
+}
+
+// startTicks reads the start time, in clock ticks after boot, from a /proc/PID/stat line.
+func startTicks(stat []byte) (int64, bool) {
+	// The fields after the command name, which is in parentheses and may hold anything.
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, false
+	}
+	fields := bytes.Fields(stat[i+1:])
+	// Field 22 of the line (starttime) is the 20th after the command name.
+	if len(fields) < 20 {
+		return 0, false
+	}
+	ticks, err := strconv.ParseInt(string(fields[19]), 10, 64)
+	if err != nil || ticks < 0 {
+		return 0, false
+	}
+	return ticks, true
 }
 
 // bootTime is the btime line of /proc/stat; the zero time when there is none.
