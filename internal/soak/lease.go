@@ -178,7 +178,7 @@ func holdLease(ctx context.Context, st store.Leases, runID string, me store.Owne
 		}
 		err := st.RenewLease(ctx, leaseName(runID), me, LeaseTTL)
 		if errors.Is(err, store.ErrLeaseLost) {
-			lost(fmt.Errorf("soak %s: %w: another process took the soak over", runID, err))
+			lost(fmt.Errorf("another process took the soak over: %w", err))
 			return
 		}
 		if err != nil && ctx.Err() == nil {
