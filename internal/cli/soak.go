@@ -47,7 +47,12 @@ compared with OLD's under the same load and limits.
 
 A soak survives plimsoll being killed: its containers keep running, and
 plimsoll soak --resume RUN adopts them (or restarts them, saying so) and carries on with the
-samples stored so far. Exit codes are check's: 0 GO, 10 CAUTION, 20 NO-GO.
+samples stored so far. One process at a time runs a soak: the one holding its lease in the
+store. A resume while the soak's process lives (a second resume, or the first soak still
+running) exits 1 naming that process; the lease of a process gone from this host is taken
+over at once, that of a process on another host once it expires (2 minutes without renewal).
+Each sample round is stored once. Exit codes are check's: 0 GO, 10 CAUTION, 20 NO-GO, 1 when
+the soak is held by another process.
 
 ` + refHelp,
 		Args: rangeArgs(0, 2),
@@ -103,11 +108,11 @@ func runSoak(cmd *cobra.Command, f *soakFlags, args []string) error {
 	if !f.noProgress {
 		o.Progress = newSoakProgress(stderr, f.every).event
 	}
-	if o.Store != nil {
+	if o.Store != nil && o.Resume == nil {
 		fmt.Fprintf(stderr, "soak %s: if plimsoll is stopped, continue with: plimsoll soak --resume %s\n", o.RunID, o.RunID)
 	}
 	out, err := soak.Run(ctx, o)
-	if errors.Is(err, soak.ErrFinished) || errors.Is(err, soak.ErrStillRunning) {
+	if errors.Is(err, soak.ErrFinished) {
 		return fmt.Errorf("%w: --resume: %v", ErrUsage, err)
 	}
 	if err != nil {

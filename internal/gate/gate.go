@@ -177,7 +177,9 @@ func runOne(ctx context.Context, env *check.Env, l check.Layer, c check.Check) (
 	r.Layer, r.Check = l, c.Name()
 	if err != nil {
 		msg := err.Error()
-		if errors.Is(err, context.DeadlineExceeded) {
+		// Only the run's own deadline is its budget: a call's timeout (an engine that stopped
+		// answering, a probe) may match DeadlineExceeded too.
+		if errors.Is(err, context.DeadlineExceeded) && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			msg = "time budget exceeded: " + msg
 		}
 		return check.Result{Layer: l, Check: c.Name(), Status: check.StatusError, Message: msg}

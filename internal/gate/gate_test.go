@@ -136,6 +136,31 @@ func TestRunOneTurnsErrorsAndPanicsIntoResults(t *testing.T) {
 	}
 }
 
+// TestCallTimeoutIsNotTheBudget: a check failing on a call that timed out (its own deadline,
+// as an engine call that got no answer) while the run has time left is not "time budget
+// exceeded".
+func TestCallTimeoutIsNotTheBudget(t *testing.T) {
+	call := fake{name: "call", run: func(ctx context.Context) (check.Result, error) {
+		cctx, cancel := context.WithTimeout(ctx, time.Millisecond)
+		defer cancel()
+		<-cctx.Done()
+		return check.Result{}, fmt.Errorf("inspect container: %w", cctx.Err())
+	}}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	_, _, results, err := runLayers(ctx, env(), Layers{check.L2Smoke: {Checks: []check.Check{call, status(check.StatusPass)}}},
+		[]check.Layer{check.L2Smoke}, nil, func(Event) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := results[0]; r.Status != check.StatusError || strings.Contains(r.Message, "budget") || !strings.Contains(r.Message, "inspect container") {
+		t.Errorf("%s: %v %q, want ERROR with the call's error and no word of the budget", r.Check, r.Status, r.Message)
+	}
+	if len(results) != 2 || results[1].Status != check.StatusPass {
+		t.Errorf("results = %+v: the run had time left, the next check must run", results)
+	}
+}
+
 // TestStoppedRunStillReports: a run stopped by a signal or by its budget while a check waits
 // (an engine that stopped answering) still reports: verdict ERROR, the check that was running
 // and why it stopped, the layers after it not run.

@@ -42,6 +42,9 @@ var (
 	ErrNotRunning       = errors.New("container is not running")
 	ErrRemoved          = errors.New("container has been removed")
 	ErrStatsUnavailable = errors.New("container statistics are not readable from this host")
+	// ErrEngineHung: an engine call got no answer within the runtime's call timeout. It is
+	// not context.DeadlineExceeded: the caller's own deadline did not pass.
+	ErrEngineHung = errors.New("the container engine stopped answering")
 )
 
 // Labels every runtime puts on the containers it starts. Keys under LabelPrefix are reserved:

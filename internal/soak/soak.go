@@ -21,7 +21,9 @@
 // default store, the containers carry a keep-until label that GC respects, and Run with
 // Options.Resume adopts the still-running containers (or restarts them, saying so), reloads
 // the samples from the store and continues; the soak observes its full number of samples, so
-// its verdict is the one an uninterrupted soak reaches.
+// its verdict is the one an uninterrupted soak reaches. One process at a time runs a soak: the
+// one holding its lease in the store (LeaseTTL says when a lease is taken over), and each tick
+// is stored once whatever happens.
 package soak
 
 import (
@@ -52,7 +54,8 @@ import (
 var (
 	// ErrFinished: the soak to resume has already finished.
 	ErrFinished = errors.New("the soak has already finished")
-	// ErrStillRunning: the soak to resume is still being run by a live plimsoll process.
+	// ErrStillRunning: the soak is still being run by a live plimsoll process, which holds its
+	// lease (LeaseTTL).
 	ErrStillRunning = errors.New("the soak is still running")
 )
 
@@ -161,8 +164,9 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		if o.Resume.Finished {
 			return nil, fmt.Errorf("soak %s: %w (%s)", o.Resume.RunID, ErrFinished, o.Resume.Decision)
 		}
+		// The process the resume metadata names (a soak started before soaks took leases).
 		if pid := o.Resume.PID; pid > 0 && pid != os.Getpid() && alive(pid) {
-			return nil, fmt.Errorf("soak %s: %w as process %d", o.Resume.RunID, ErrStillRunning, pid)
+			return nil, fmt.Errorf("soak %s: %w as process %d on this host", o.Resume.RunID, ErrStillRunning, pid)
 		}
 		if o.Store == nil || o.Adopt == nil {
 			return nil, errors.New("soak: resuming needs the store and a runtime that adopts containers")
@@ -170,6 +174,15 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		o.RunID, o.Soak, o.App = o.Resume.RunID, o.Resume.Soak, o.Resume.App
 	} else if o.New == nil {
 		return nil, errors.New("soak: no image")
+	}
+	// One process at a time runs a soak: the one holding its lease.
+	if o.Store != nil {
+		var release func()
+		var err error
+		if ctx, release, err = o.hold(ctx); err != nil {
+			return nil, err
+		}
+		defer release()
 	}
 	sp := o.Soak.WithDefaults()
 	w := Window{Warmup: sp.Warmup, Duration: sp.Duration}
@@ -193,7 +206,8 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	}
 	stopAll := true
 	defer func() {
-		if !stopAll {
+		// A soak another process took over keeps its containers: they are that process's now.
+		if !stopAll || errors.Is(context.Cause(ctx), store.ErrLeaseLost) {
 			return
 		}
 		for _, sd := range sides {
@@ -324,6 +338,9 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	for out.Ticks < planned {
 		select {
 		case <-ctx.Done():
+			if cause := context.Cause(ctx); errors.Is(cause, store.ErrLeaseLost) {
+				return nil, fmt.Errorf("soak %s stopped at sample %d of %d: %w", o.RunID, out.Ticks, planned, cause)
+			}
 			stopAll = !resumable
 			return nil, fmt.Errorf("soak %s interrupted at sample %d of %d: %w", o.RunID, out.Ticks, planned, ctx.Err())
 		case <-tick.C:
@@ -338,9 +355,13 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		if ctx.Err() != nil {
 			continue // a sample cut short is not stored; the select above returns
 		}
-		ss := []store.Sample{{Time: now, Metric: TickMetric, Value: float64(out.Ticks + 1)}}
+		n := int64(out.Ticks + 1)
+		ss := []store.Sample{{Time: now, Metric: TickMetric, Value: float64(n)}}
 		for i, sd := range sides {
 			ss = append(ss, points[i].samples(sd.name)...)
+		}
+		for i := range ss {
+			ss[i].Tick = n
 		}
 		if o.Store != nil {
 			if err := o.Store.AppendSamples(context.WithoutCancel(ctx), o.RunID, ss...); err != nil {

@@ -1,5 +1,6 @@
 // Package store keeps the record of past runs: every run's report, every check result as a
-// row that can be queried for trends, the samples of long soak runs, and the patch ledger
+// row that can be queried for trends, the samples of long soak runs (each tick once), the
+// leases that let one process at a time run a soak, and the patch ledger
 // (what happened to each base-image patch) with the delivery incidents it is judged against. It defines the Store
 // contract; internal/store/sqlite (the embedded default, pure Go) and internal/store/postgres
 // (for teams) implement it, internal/store/open picks one from a DSN, and
@@ -13,6 +14,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -30,6 +32,14 @@ var ErrSchemaTooNew = errors.New("database schema is newer than this plimsoll")
 
 // ErrInvalid is returned (wrapped) for input the store refuses: a nil report, an empty run id.
 var ErrInvalid = errors.New("invalid input")
+
+// ErrLeaseHeld is returned (wrapped, in a *LeaseHeldError that names the holder) when a
+// lease is held by another owner.
+var ErrLeaseHeld = errors.New("lease held by another owner")
+
+// ErrLeaseLost is returned (wrapped) by RenewLease when the lease is no longer the owner's:
+// another owner took it over after it expired or after its owner was found gone.
+var ErrLeaseLost = errors.New("lease lost")
 
 // Store is a durable record of runs, check results and soak samples.
 //
@@ -58,6 +68,10 @@ type Store interface {
 	// get consecutive numbers. The Seq fields of ss are ignored. Appending nothing is a no-op;
 	// an empty runID or a NaN or infinite value is ErrInvalid (and nothing of the call is
 	// written).
+	//
+	// A run holds at most one sample of each tick and metric (Sample.Tick > 0): a sample of a
+	// tick and metric already stored, or given twice in ss, is skipped (no error, and it takes
+	// no number), whichever process appends it.
 	AppendSamples(ctx context.Context, runID string, ss ...Sample) error
 	// Samples returns the samples of run runID numbered after `after` (0 for all), in
 	// order: exactly what was appended. An unknown run has no samples (nil, no error).
@@ -79,7 +93,69 @@ type Store interface {
 	SchemaVersion(ctx context.Context) (int, error)
 	// Close releases the database. Nothing may be called after it.
 	Close() error
+	Leases
 }
+
+// Leases are exclusive claims on a named thing (a soak run: "soak/RUN") by one process at a
+// time, shared by every process that opens the same database, on any host. A lease lasts until
+// its owner releases it or its expiry passes; its owner renews it well before then. Expiry is
+// judged on the clock of the process asking: the hosts sharing a store must agree on the time
+// to well within a lease's duration.
+type Leases interface {
+	// AcquireLease gives the lease called name to owner for ttl when it is free, expired or
+	// already owner's (then it is renewed), and returns it. When another owner holds it,
+	// the error is a *LeaseHeldError (wrapping ErrLeaseHeld) naming that owner. An empty
+	// name or owner, or a ttl that is not positive, is ErrInvalid.
+	AcquireLease(ctx context.Context, name string, owner Owner, ttl time.Duration) (Lease, error)
+	// TakeOverLease gives the lease called name to owner for ttl when it is free, expired,
+	// owner's, or held by stale: the holder the caller found gone. When another owner holds
+	// it (stale renewed it, or someone else took it first), the error is a *LeaseHeldError.
+	TakeOverLease(ctx context.Context, name string, owner, stale Owner, ttl time.Duration) (Lease, error)
+	// RenewLease extends owner's lease called name to ttl from now; ErrLeaseLost when the
+	// lease is not (any longer) owner's.
+	RenewLease(ctx context.Context, name string, owner Owner, ttl time.Duration) error
+	// ReleaseLease frees owner's lease called name; a lease that is not owner's is left as it
+	// is (no error).
+	ReleaseLease(ctx context.Context, name string, owner Owner) error
+}
+
+// Owner is the process that holds a lease: its host, PID and start time, which together
+// name it even after its PID is reused.
+type Owner struct {
+	Host string
+	PID  int
+	// Started is when the process started (to the second or better); the zero time when it
+	// could not be read.
+	Started time.Time
+}
+
+// String names the owner as an error message does.
+func (o Owner) String() string {
+	s := fmt.Sprintf("process %d on %s", o.PID, o.Host)
+	if !o.Started.IsZero() {
+		s += fmt.Sprintf(" (started %s)", o.Started.UTC().Format(time.RFC3339))
+	}
+	return s
+}
+
+// Lease is one lease as stored.
+type Lease struct {
+	Name    string
+	Owner   Owner
+	Expires time.Time
+}
+
+// LeaseHeldError is the error of a lease another owner holds.
+type LeaseHeldError struct {
+	Lease Lease
+}
+
+func (e *LeaseHeldError) Error() string {
+	return fmt.Sprintf("%s is held by %s until %s", e.Lease.Name, e.Lease.Owner, e.Lease.Expires.UTC().Format(time.RFC3339))
+}
+
+// Unwrap makes errors.Is(err, ErrLeaseHeld) hold.
+func (e *LeaseHeldError) Unwrap() error { return ErrLeaseHeld }
 
 // Filter selects runs for ListRuns. Zero fields match everything.
 type Filter struct {
@@ -139,7 +215,10 @@ type ResultRow struct {
 // Sample is one measurement of a soak run.
 type Sample struct {
 	// Seq numbers the samples of one run from 1, in the order they were appended.
-	Seq    int64
+	Seq int64
+	// Tick is the sampling round (of a soak) the sample was taken in, from 1; 0 for none. A
+	// run holds at most one sample of a tick and metric.
+	Tick   int64
 	Time   time.Time
 	Metric string
 	Value  float64

@@ -22,6 +22,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/plimsoll/plimsoll/internal/sign/signtest"
+	"github.com/plimsoll/plimsoll/internal/store/sqlite"
 	"github.com/plimsoll/plimsoll/internal/testenv"
 )
 
@@ -357,4 +358,112 @@ func waitFor(t *testing.T, done <-chan error, cond func() bool) {
 		}
 	}
 	t.Fatal("timed out waiting")
+}
+
+// TestHungEngineMidRun puts an engine that stops answering in the middle of a run (a proxy in
+// front of the real engine holds every container inspect once both containers run, as Layer 2
+// smoke watches them stay up) under `plimsoll check` with app.engineTimeout at 3s. The run
+// must end long before its plan's budget, with verdict ERROR naming the Layer 2 check that was
+// running and why it stopped, its reports written, its record stored, and no container left.
+func TestHungEngineMidRun(t *testing.T) {
+	testenv.Docker(t)
+	oldRef, newRef := layoutPair(t, testenv.TestAppImage(t, testenv.TestAppOptions{}),
+		testenv.TestAppImage(t, testenv.TestAppOptions{Env: []string{"TESTAPP_VERSION=2"}}))
+	proxy := testenv.HangingEngine(t)
+	dir := t.TempDir()
+	pol := filepath.Join(dir, "policy.yaml")
+	body := "apiVersion: plimsoll/v1\nkind: Policy\napp:\n  port: 8080\n  health: {http: /healthz, timeout: 20s}\n" +
+		"  engineTimeout: 3s\nsmoke:\n  stayUp: 20s\n"
+	if err := os.WriteFile(pol, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reports, db := filepath.Join(dir, "report"), filepath.Join(dir, "plimsoll.db")
+	cmd := exec.Command(bin, "check", oldRef, newRef, "--layers", "smoke", "--policy", pol, "--no-progress",
+		"--report-dir", reports, "--store", db)
+	cmd.Env = append(os.Environ(), "DOCKER_HOST="+proxy.Host)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	pid := strconv.Itoa(cmd.Process.Pid)
+	defer func() {
+		_ = cmd.Process.Kill()
+		if left := containersOf(t, "plimsoll.pid", pid); len(left) > 0 {
+			_ = exec.Command("docker", append([]string{"rm", "-f"}, left...)...).Run()
+		}
+	}()
+	// Once both containers run, the engine stops answering inspects, mid-run.
+	waitFor(t, done, func() bool {
+		n := 0
+		for _, c := range proxy.Seen() {
+			if isStart(c) {
+				n++
+			}
+		}
+		return n >= 2
+	})
+	proxy.Hang(func(method, path string) bool {
+		return method == "GET" && strings.HasPrefix(path, "/containers/") && strings.HasSuffix(path, "/json")
+	})
+	started := time.Now()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(5 * time.Minute):
+		t.Fatalf("plimsoll still running 5 minutes after the engine stopped answering (held %v)\nstderr:\n%s", proxy.Hung(), stderr.String())
+	}
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	}
+	t.Logf("exit %d after %s with the engine hung, held %d calls\nstdout:\n%s\nstderr:\n%s", code, time.Since(started).Round(time.Second),
+		len(proxy.Hung()), stdout.String(), stderr.String())
+	if len(proxy.Hung()) == 0 {
+		t.Fatal("no call was held: the run did not meet the hung engine")
+	}
+	if code != 1 {
+		t.Errorf("exit %d, want 1 (ERROR)", code)
+	}
+	s := summary(t, reports)
+	if d := get(t, s, "verdict", "decision"); d != "ERROR" {
+		t.Errorf("verdict %v, want ERROR", d)
+	}
+	budget, _ := time.ParseDuration(fmt.Sprint(get(t, s, "plan", "budget")))
+	if took := time.Since(started); budget > 0 && took >= budget {
+		t.Errorf("the run took %s, its budget %s: the hung engine held it to the end", took, budget)
+	}
+	reasons, _ := get(t, s, "verdict", "reasons").([]any)
+	var why string
+	for _, r := range reasons {
+		rm, _ := r.(map[string]any)
+		if rm["layer"] == 2.0 && rm["status"] == "error" {
+			why = fmt.Sprint(rm["check"], ": ", rm["message"])
+			break
+		}
+	}
+	if why == "" || !strings.Contains(why, "engine stopped answering") || !strings.Contains(why, "app.engineTimeout") || strings.Contains(why, "budget") {
+		t.Errorf("verdict reasons %v: want a Layer 2 check in ERROR saying the engine stopped answering within app.engineTimeout (not the budget)", reasons)
+	} else {
+		t.Logf("reason: %s", why)
+	}
+	for _, f := range []string{"summary.json", "junit.xml", "summary.md", "summary.txt", "report.html"} {
+		if _, err := os.Stat(filepath.Join(reports, f)); err != nil {
+			t.Errorf("report %s: %v", f, err)
+		}
+	}
+	runID, _ := get(t, s, "runId").(string)
+	st, err := sqlite.Open(t.Context(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if rep, err := st.GetRun(t.Context(), runID); err != nil || rep.Verdict.Decision != "ERROR" {
+		t.Errorf("stored run %q: %v (%v), want its ERROR record", runID, err, rep)
+	}
+	if left := containersOf(t, "plimsoll.pid", pid); len(left) > 0 {
+		t.Errorf("%d containers left after the run: %v", len(left), left)
+	}
 }

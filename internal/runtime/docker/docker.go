@@ -22,8 +22,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
+	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -56,6 +59,7 @@ type Runtime struct {
 	cli   *client.Client
 	log   *slog.Logger
 	grace time.Duration
+	call  time.Duration // how long a call waits for the engine's answer
 	owner owner
 	track *runtime.Tracker // the containers started and removed, from New's ctx; nil records nothing
 }
@@ -141,7 +145,7 @@ func New(ctx context.Context, opts ...Option) (*Runtime, error) {
 		_ = cli.Close()
 		return nil, fmt.Errorf("hostname: %w", err)
 	}
-	return &Runtime{cli: cli, log: o.log, grace: o.grace, owner: owner{pid: os.Getpid(), host: host},
+	return &Runtime{cli: cli, log: o.log, grace: o.grace, call: o.call, owner: owner{pid: os.Getpid(), host: host},
 		track: runtime.TrackerFrom(ctx)}, nil
 }
 
@@ -160,10 +164,37 @@ func (e *engineError) Error() string {
 func (e *engineError) Unwrap() error        { return e.err }
 func (e *engineError) Is(target error) bool { return target == runtime.ErrNoEngine }
 
-// engineErr turns a connection failure into runtime.ErrNoEngine; other errors pass unchanged.
+// hungError is an engine call that got no answer within the call timeout: it is
+// runtime.ErrEngineHung. It does not unwrap to the transport's error, which matches
+// context.DeadlineExceeded and would read as the caller's own deadline (a run's time budget).
+type hungError struct {
+	call  string // "GET /containers/…/json"
+	after time.Duration
+}
+
+func (e *hungError) Error() string {
+	return fmt.Sprintf("%v: no answer to %s within %s (app.engineTimeout)", runtime.ErrEngineHung, e.call, e.after)
+}
+func (e *hungError) Is(target error) bool { return target == runtime.ErrEngineHung }
+
+// apiVersion is the "/v1.47" an engine API path starts with.
+var apiVersion = regexp.MustCompile(`^/v[0-9]+\.[0-9]+`)
+
+// engineErr turns a connection failure into runtime.ErrNoEngine and a call the engine did not
+// answer within the call timeout into runtime.ErrEngineHung; other errors pass unchanged.
 func (r *Runtime) engineErr(err error) error {
 	if client.IsErrConnectionFailed(err) {
 		return &engineError{host: r.cli.DaemonHost(), err: err}
+	}
+	// net/http's error for a ResponseHeaderTimeout has no type of its own to match.
+	var ue *url.Error
+	if errors.As(err, &ue) && ue.Timeout() && strings.Contains(ue.Err.Error(), "timeout awaiting response headers") {
+		// The URL's host is the socket's path, escaped ("http://%2Frun%2Fdocker.sock/v1.47/…"),
+		// which url.Parse refuses: the path is what follows it.
+		_, rest, _ := strings.Cut(ue.URL, "://")
+		_, path, _ := strings.Cut(rest, "/")
+		path, _, _ = strings.Cut(path, "?")
+		return &hungError{call: strings.ToUpper(ue.Op) + " " + apiVersion.ReplaceAllString("/"+path, ""), after: r.call}
 	}
 	return err
 }

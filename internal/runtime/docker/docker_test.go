@@ -348,3 +348,20 @@ func BenchmarkStats(b *testing.B) {
 		}
 	}
 }
+
+// TestHungCall: an engine call that gets no answer within the call timeout fails with
+// runtime.ErrEngineHung naming the call, and is not taken for the caller's own deadline.
+func TestHungCall(t *testing.T) {
+	proxy := testenv.HangingEngine(t)
+	rt, err := New(t.Context(), WithHost(proxy.Host), WithCallTimeout(500*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	proxy.Hang(func(method, path string) bool { return method == "GET" && path == "/containers/json" })
+	_, err = rt.GC(t.Context(), GCOptions{})
+	if !errors.Is(err, runtime.ErrEngineHung) || errors.Is(err, context.DeadlineExceeded) ||
+		!strings.Contains(err.Error(), "GET /containers/json") || !strings.Contains(err.Error(), "500ms") {
+		t.Errorf("GC with the engine hung: %v; want ErrEngineHung naming the call and the timeout, not DeadlineExceeded", err)
+	}
+}

@@ -109,6 +109,36 @@ var migrations = [][]string{
 		)`,
 		`CREATE INDEX incidents_started ON incidents (started_ns)`,
 	},
+	// 3: each tick of a soak stored at most once, and leases. Samples get the tick they were
+	// taken in: a soak stores a "tick" sample (its value the tick's number) followed by the
+	// tick's other samples, all in one append. Two processes resuming one soak at once stored
+	// ticks twice: a tick's later copies (after a tick sample whose number was already stored)
+	// are deleted, its first copy kept, so nothing recorded once is lost.
+	{
+		`ALTER TABLE samples ADD COLUMN tick BIGINT NOT NULL DEFAULT 0`,
+		`CREATE INDEX samples_metric_seq ON samples (run_id, metric, seq)`,
+		// The tick samples: their number, or -1 for a copy of a tick stored before.
+		`UPDATE samples SET tick = CASE WHEN EXISTS (
+				SELECT 1 FROM samples d WHERE d.run_id = samples.run_id AND d.metric = 'tick'
+					AND d.value = samples.value AND d.seq < samples.seq)
+			THEN -1 ELSE CAST(value AS BIGINT) END
+			WHERE metric = 'tick' AND value >= 1`,
+		// Every other sample belongs to the last tick sample before it.
+		`UPDATE samples SET tick = COALESCE((
+				SELECT t.tick FROM samples t WHERE t.run_id = samples.run_id AND t.metric = 'tick'
+					AND t.seq < samples.seq ORDER BY t.seq DESC LIMIT 1), 0)
+			WHERE metric <> 'tick'`,
+		`DELETE FROM samples WHERE tick = -1`,
+		`DROP INDEX samples_metric_seq`,
+		`CREATE UNIQUE INDEX samples_tick ON samples (run_id, tick, metric) WHERE tick > 0`,
+		`CREATE TABLE leases (
+			name       TEXT PRIMARY KEY,
+			host       TEXT NOT NULL,
+			pid        BIGINT NOT NULL,
+			started_ns BIGINT NOT NULL,
+			expires_ns BIGINT NOT NULL
+		)`,
+	},
 }
 
 // SchemaVersion is the schema version this binary migrates databases to.
@@ -412,7 +442,8 @@ func (s *Store) Results(ctx context.Context, f store.ResultFilter) ([]store.Resu
 	return out, nil
 }
 
-// AppendSamples appends ss to the samples of runID in one transaction.
+// AppendSamples appends ss to the samples of runID in one transaction, skipping the samples
+// of a tick and metric already stored.
 func (s *Store) AppendSamples(ctx context.Context, runID string, ss ...store.Sample) error {
 	if runID == "" {
 		return fmt.Errorf("append samples: %w: empty run id", store.ErrInvalid)
@@ -426,17 +457,30 @@ func (s *Store) AppendSamples(ctx context.Context, runID string, ss ...store.Sam
 		}
 	}
 	return s.db.Tx(ctx, func(tx Querier) error {
+		// The run's row first: it holds off other appends to the run (PostgreSQL locks the
+		// row; SQLite's transaction already holds the write lock) until this one commits, so
+		// the ticks read below are all there are.
 		var last int64
-		_, err := queryRow(ctx, tx, s.q(`INSERT INTO sample_runs (run_id, last_seq) VALUES (?, ?)
-			ON CONFLICT (run_id) DO UPDATE SET last_seq = sample_runs.last_seq + excluded.last_seq
-			RETURNING last_seq`), []any{runID, int64(len(ss))}, &last)
+		_, err := queryRow(ctx, tx, s.q(`INSERT INTO sample_runs (run_id, last_seq) VALUES (?, 0)
+			ON CONFLICT (run_id) DO UPDATE SET last_seq = sample_runs.last_seq
+			RETURNING last_seq`), []any{runID}, &last)
 		if err != nil {
 			return fmt.Errorf("%s: append samples to %s: %w", s.d.Name, runID, err)
 		}
-		ins := s.q(`INSERT INTO samples (run_id, seq, time_ns, metric, value) VALUES (?, ?, ?, ?, ?)`)
-		first := last - int64(len(ss)) + 1
-		for i, sm := range ss {
-			if err := tx.Exec(ctx, ins, runID, first+int64(i), nanos(sm.Time), sm.Metric, sm.Value); err != nil {
+		keep, err := s.newSamples(ctx, tx, runID, ss)
+		if err != nil {
+			return fmt.Errorf("%s: append samples to %s: %w", s.d.Name, runID, err)
+		}
+		if len(keep) == 0 {
+			return nil
+		}
+		if err := tx.Exec(ctx, s.q(`UPDATE sample_runs SET last_seq = ? WHERE run_id = ?`), last+int64(len(keep)), runID); err != nil {
+			return fmt.Errorf("%s: append samples to %s: %w", s.d.Name, runID, err)
+		}
+		ins := s.q(`INSERT INTO samples (run_id, seq, tick, time_ns, metric, value) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (run_id, tick, metric) WHERE tick > 0 DO NOTHING`)
+		for i, sm := range keep {
+			if err := tx.Exec(ctx, ins, runID, last+1+int64(i), sm.Tick, nanos(sm.Time), sm.Metric, sm.Value); err != nil {
 				return fmt.Errorf("%s: append samples to %s: %w", s.d.Name, runID, err)
 			}
 		}
@@ -444,14 +488,57 @@ func (s *Store) AppendSamples(ctx context.Context, runID string, ss ...store.Sam
 	})
 }
 
+// newSamples returns ss without the samples of a tick and metric stored already or earlier in
+// ss.
+func (s *Store) newSamples(ctx context.Context, tx Querier, runID string, ss []store.Sample) ([]store.Sample, error) {
+	type key struct {
+		tick   int64
+		metric string
+	}
+	lo, hi := int64(math.MaxInt64), int64(0)
+	for _, sm := range ss {
+		if sm.Tick > 0 {
+			lo, hi = min(lo, sm.Tick), max(hi, sm.Tick)
+		}
+	}
+	if hi == 0 {
+		return ss, nil
+	}
+	seen := map[key]bool{}
+	err := tx.Query(ctx, s.q(`SELECT tick, metric FROM samples WHERE run_id = ? AND tick > 0 AND tick >= ? AND tick <= ?`),
+		func(r Scanner) error {
+			var k key
+			if err := r.Scan(&k.tick, &k.metric); err != nil {
+				return err
+			}
+			seen[k] = true
+			return nil
+		}, runID, lo, hi)
+	if err != nil {
+		return nil, fmt.Errorf("read stored ticks: %w", err)
+	}
+	keep := make([]store.Sample, 0, len(ss))
+	for _, sm := range ss {
+		if sm.Tick > 0 {
+			k := key{sm.Tick, sm.Metric}
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+		}
+		keep = append(keep, sm)
+	}
+	return keep, nil
+}
+
 // Samples returns the samples of runID numbered after `after`, in order.
 func (s *Store) Samples(ctx context.Context, runID string, after int64) ([]store.Sample, error) {
 	var out []store.Sample
-	err := s.db.Query(ctx, s.q(`SELECT seq, time_ns, metric, value FROM samples
+	err := s.db.Query(ctx, s.q(`SELECT seq, tick, time_ns, metric, value FROM samples
 		WHERE run_id = ? AND seq > ? ORDER BY seq`), func(r Scanner) error {
 		var sm store.Sample
 		var t int64
-		if err := r.Scan(&sm.Seq, &t, &sm.Metric, &sm.Value); err != nil {
+		if err := r.Scan(&sm.Seq, &sm.Tick, &t, &sm.Metric, &sm.Value); err != nil {
 			return err
 		}
 		sm.Time = fromNanos(t)

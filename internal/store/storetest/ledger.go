@@ -172,11 +172,7 @@ func testLedgerMigration(t *testing.T, tg Target) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{"DROP TABLE patch_events", "DROP TABLE incidents", "DELETE FROM schema_migrations WHERE version > 1"} {
-		if err := tg.Exec(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	downgrade(t, tg, 1)
 	s = open(t, tg)
 	if v, err := s.SchemaVersion(ctx); err != nil || v < 2 {
 		t.Fatalf("schema version after reopening: %d, %v", v, err)

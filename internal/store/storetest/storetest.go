@@ -56,6 +56,9 @@ func Run(t *testing.T, newTarget func(t *testing.T) Target) {
 		{"PatchEvents", testPatchEvents},
 		{"Incidents", testIncidents},
 		{"LedgerMigration", testLedgerMigration},
+		{"TicksOnce", testTicksOnce},
+		{"TickMigration", testTickMigration},
+		{"Leases", testLeases},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, newTarget(t)) })
