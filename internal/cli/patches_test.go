@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -40,7 +41,9 @@ func TestPatchesApply(t *testing.T) {
 	db, st, reports := patchestest.VulnDB(t), filepath.Join(t.TempDir(), "plimsoll.db"), t.TempDir()
 	common := []string{"-p", pol, "--vuln-db", db, "--store", st, "--cache-dir", t.TempDir()}
 
-	out, stderr, err := execute(t, append([]string{"patches", "--apply", "-o", "json", "--report-dir", reports}, append(common, dir)...)...)
+	// --in-place and --rebuild=false: the image pair decides for every reference, as
+	// before services were rebuilt (test/e2e covers the rebuild and the branches).
+	out, stderr, err := execute(t, append([]string{"patches", "--apply", "--in-place", "--rebuild=false", "-o", "json", "--report-dir", reports}, append(common, dir)...)...)
 	var d *DecisionError
 	if !errors.As(err, &d) || d.Decision != verdict.NoGo {
 		t.Fatalf("patches --apply: err = %v, want NO-GO (exit 20)\nstderr: %s\nstdout: %s", err, stderr, out)
@@ -123,6 +126,9 @@ func TestPatchesUsage(t *testing.T) {
 	for _, args := range [][]string{
 		{"patches", "-o", "yaml"},
 		{"patches", "--except", "3.19.4"},
+		{"patches", "--build-arg", "NOVALUE"},
+		{"patches", "--apply", "--branch", "--in-place", t.TempDir()},
+		{"patches", "--apply", t.TempDir()}, // --branch (the default) outside a Git work tree
 		{"patches", "--store", "mysql://x", t.TempDir()},
 		{"ledger", "--since", "last tuesday"},
 		{"ledger", "-o", "html"},
@@ -152,4 +158,28 @@ func readFile(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestPatchesApplyDirtyTree: --apply (branches) in a work tree with uncommitted changes is
+// refused with one line, before any registry is read, and nothing changes.
+func TestPatchesApplyDirtyTree(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed")
+	}
+	dir := t.TempDir()
+	df := filepath.Join(dir, "app", "Dockerfile")
+	writeFile(t, df, "FROM 127.0.0.1:1/base/alpine:3.19.1\n")
+	for _, args := range [][]string{{"init", "-q"}, {"add", "."}, {"-c", "user.name=t", "-c", "user.email=t@localhost", "commit", "-q", "-m", "x"}} {
+		if out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	writeFile(t, df, "FROM 127.0.0.1:1/base/alpine:3.19.2\n")
+	_, _, err := execute(t, "patches", "--apply", "--store", "none", dir)
+	if !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "uncommitted changes (app/Dockerfile)") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("patches --apply on a dirty tree: %v, want one usage line naming app/Dockerfile", err)
+	}
+	if got := readFile(t, df); got != "FROM 127.0.0.1:1/base/alpine:3.19.2\n" {
+		t.Errorf("Dockerfile changed: %q", got)
+	}
 }

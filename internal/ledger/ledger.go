@@ -152,7 +152,7 @@ func Compute(in Input) Report {
 	r.Adoption = adoption(events, in)
 	for _, e := range events {
 		switch e.Kind {
-		case store.PatchChecked, store.PatchApplied, store.PatchRolledBack, store.PatchException:
+		case store.PatchChecked, store.PatchProposed, store.PatchApplied, store.PatchRolledBack, store.PatchException:
 			if inPeriod(e.Time, in) {
 				r.Changelog = append(r.Changelog, e)
 			}
