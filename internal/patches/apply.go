@@ -107,8 +107,8 @@ func (a *Applier) log() *slog.Logger {
 // Apply considers the best eligible candidate of every image of rep and sets its Outcome.
 // Outside every maintenance window, or without the approvals the policy needs, nothing is
 // checked or rewritten and the outcome says why. The image pair is checked first; on GO, the
-// references that run the image are rewritten and, with a Builder, every service built on it
-// is rebuilt, checked and rewritten on its own GO. A check that cannot decide, a service that
+// references that run the image are rewritten; short of NO-GO and with a Builder, every
+// service built on it is rebuilt, checked and rewritten on its own GO. A check that cannot decide, a service that
 // does not build, a rewrite that fails, or a failing ledger is returned as an error (joined),
 // after the other images and services were handled; a cancelled ctx stops at once.
 func (a *Applier) Apply(ctx context.Context, rep *Report) error {
@@ -147,11 +147,12 @@ func (a *Applier) Apply(ctx context.Context, rep *Report) error {
 		if err := a.record(ctx, im, best, store.PatchChecked, out, a.now(), res.Verdict.Summary); err != nil {
 			errs = append(errs, err)
 		}
-		if why := unproven(res, a.Policy.MustPass()); why != "" {
+		why := unproven(res, a.Policy.MustPass())
+		if why != "" && (res.Verdict.Decision == verdict.NoGo || a.Builder == nil) {
 			out.Reason = "not applied: " + why
 			continue
 		}
-		if err := a.applyImage(ctx, im, best, out); err != nil {
+		if err := a.applyImage(ctx, im, best, out, why); err != nil {
 			if ctx.Err() != nil {
 				return err
 			}
@@ -161,16 +162,20 @@ func (a *Applier) Apply(ctx context.Context, rep *Report) error {
 	return errors.Join(errs...)
 }
 
-// applyImage rewrites the references of im to c once the image pair is GO: those that run the
-// image at once, each service's after its own check.
-func (a *Applier) applyImage(ctx context.Context, im *Image, c *Candidate, out *Outcome) error {
+// applyImage rewrites the references of im to c once the image pair is checked: those that run
+// the image when the pair is proven (pairWhy is "", else why not), each service's after its own
+// check whatever the pair's verdict short of NO-GO — a pair held back by what only a running
+// service can show (the image's own command does not serve) is for the services to settle.
+func (a *Applier) applyImage(ctx context.Context, im *Image, c *Candidate, out *Outcome, pairWhy string) error {
 	svcs, rest := []service(nil), im.refs
 	if a.Builder != nil {
 		svcs, rest = services(im)
 	}
 	var errs []error
 	restDone := len(rest) == 0
-	if len(rest) > 0 {
+	if len(rest) > 0 && pairWhy != "" {
+		out.Reason = "references running the image not applied: " + pairWhy
+	} else if len(rest) > 0 {
 		edits, err := retargetRefs(rest, c)
 		var branch, commit string
 		if err == nil {
@@ -205,7 +210,7 @@ func (a *Applier) applyImage(ctx context.Context, im *Image, c *Candidate, out *
 	}
 	out.Applied = restDone && applied == len(svcs)
 	if len(svcs) > 0 {
-		reason := fmt.Sprintf("image pair GO (run %s); %d of %d service(s) rebuilt, checked and rewritten", out.RunID, applied, len(svcs))
+		reason := fmt.Sprintf("image pair %s (run %s); %d of %d service(s) rebuilt, checked and rewritten", out.Decision, out.RunID, applied, len(svcs))
 		if out.Reason != "" {
 			reason = out.Reason + "; " + reason
 		}

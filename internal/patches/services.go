@@ -194,7 +194,7 @@ func (a *Applier) service(ctx context.Context, im *Image, c *Candidate, s servic
 		return fail("rewrite", err)
 	}
 	branch, commit, err := a.deliver(ctx, change{im: im, c: c, service: s.name, edits: edits,
-		verdict: fmt.Sprintf("%s (service run %s)", res.Verdict.Decision, res.RunID)})
+		verdict: fmt.Sprintf("%s (service run %s; image pair %s, run %s)", res.Verdict.Decision, res.RunID, im.Outcome.Decision, im.Outcome.RunID)})
 	if err != nil {
 		return fail("deliver", err)
 	}
