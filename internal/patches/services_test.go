@@ -111,6 +111,22 @@ func TestApplyServices(t *testing.T) {
 			t.Errorf("%s rewritten = %v, want %v:\n%s", file, !rewritten, rewritten, got)
 		}
 	}
+	var text, md strings.Builder
+	if err := patches.Write(&text, rep, "text"); err != nil {
+		t.Fatal(err)
+	}
+	if err := patches.Write(&md, rep, "markdown"); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"service api (" + filepath.Join(dir, "api", "Dockerfile") + "): GO: applied", "service jobs (", "): NO-GO: not applied: NO-GO",
+		"service broken (", "): ERROR: not applied: build on"} {
+		if !strings.Contains(text.String(), w) {
+			t.Errorf("text report lacks %q:\n%s", w, text.String())
+		}
+	}
+	if !strings.Contains(md.String(), "| jobs | `"+filepath.Join(dir, "jobs", "Dockerfile")+"` | NO-GO | run-") {
+		t.Errorf("markdown report:\n%s", md.String())
+	}
 	evs, err := f.ledger.PatchEvents(t.Context(), store.PatchFilter{Image: base})
 	if err != nil {
 		t.Fatal(err)
@@ -134,4 +150,46 @@ func readText(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestApplyServicesPairVerdict: short of NO-GO the image pair leaves the services to their own
+// checks (the compose file, which runs the image itself, still needs the pair's GO); a NO-GO
+// pair builds nothing.
+func TestApplyServicesPairVerdict(t *testing.T) {
+	for _, pair := range []verdict.Decision{verdict.Caution, verdict.NoGo} {
+		f := newFixture(t, t0, nil)
+		dir := t.TempDir()
+		base := f.host + "/base/alpine"
+		compose := "services:\n  sidecar:\n    image: " + base + ":3.19.1@" + f.digests["3.19.1"] + "\n"
+		write(t, filepath.Join(dir, "api", "Dockerfile"), "FROM "+base+":3.19.1@"+f.digests["3.19.1"]+"\n")
+		write(t, filepath.Join(dir, "compose.yaml"), compose)
+		f.dir = dir
+		rep := f.find(t, config.Patches{}, t0)
+		b := &fakeBuilder{}
+		a := &patches.Applier{Builder: b, Ledger: f.ledger, Now: func() time.Time { return t0 },
+			Check: func(_ context.Context, req patches.CheckRequest) (*report.Report, error) {
+				d := verdict.Go
+				if strings.HasPrefix(req.Old, "registry:") {
+					d = pair
+				}
+				return &report.Report{RunID: "run-" + string(d), Verdict: verdict.Verdict{Decision: d, Summary: string(d)}}, nil
+			}}
+		if err := a.Apply(t.Context(), rep); err != nil {
+			t.Fatalf("pair %s: %v", pair, err)
+		}
+		o := rep.Images[0].Outcome
+		wantBuilds, wantServices := 2, 1
+		if pair == verdict.NoGo {
+			wantBuilds, wantServices = 0, 0
+		}
+		if len(b.builds) != wantBuilds || len(o.Services) != wantServices {
+			t.Errorf("pair %s: %d builds, %d services; want %d, %d", pair, len(b.builds), len(o.Services), wantBuilds, wantServices)
+		}
+		if pair == verdict.Caution && (!o.Services[0].Applied || o.Applied) {
+			t.Errorf("pair CAUTION: api applied %v, all applied %v; want api only", o.Services[0].Applied, o.Applied)
+		}
+		if got := readText(t, filepath.Join(dir, "compose.yaml")); got != compose {
+			t.Errorf("pair %s: compose.yaml rewritten:\n%s", pair, got)
+		}
+	}
 }
