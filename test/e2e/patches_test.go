@@ -345,3 +345,30 @@ func gitIn(t *testing.T, dir string, args ...string) string {
 	}
 	return strings.TrimSpace(string(out))
 }
+
+// TestPatchesScale measures how `patches --apply` scales with the services on one base: 1,
+// then 3 services that are all GO (each gets its branch). It takes minutes, so it runs only
+// with PLIMSOLL_E2E_SCALE=1; the times are logged.
+func TestPatchesScale(t *testing.T) {
+	if os.Getenv("PLIMSOLL_E2E_SCALE") != "1" {
+		t.Skip("a measurement: set PLIMSOLL_E2E_SCALE=1 to run it")
+	}
+	for _, n := range []int{1, 3} {
+		files := map[string]string{}
+		for i := range n {
+			svc := fmt.Sprintf("svc%d", i)
+			files[svc+"/Dockerfile"], files[svc+"/start.sh"] = patchServices["api/Dockerfile"], patchServices["api/start.sh"]
+		}
+		r := newPatchRepo(t, files)
+		rep, res, took := r.apply(t)
+		t.Logf("patches --apply, %d service(s): %s", n, took.Round(100*time.Millisecond))
+		if res.code != 0 {
+			t.Fatalf("%d services: exit %d, want 0", n, res.code)
+		}
+		for name, s := range services(t, rep) {
+			if s.Decision != verdict.Go || s.Branch == "" {
+				t.Errorf("%s: %s, branch %q; want GO on a branch", name, s.Decision, s.Branch)
+			}
+		}
+	}
+}
