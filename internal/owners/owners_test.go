@@ -50,7 +50,7 @@ func TestOf(t *testing.T) {
 
 func TestParseErrors(t *testing.T) {
 	for _, bad := range []string{
-		"[Documentation]\ndocs/ @docs\n",   // GitLab sections
+		"[Documentation]\ndocs/ @docs\n",    // GitLab sections
 		"*.go alice\n",                      // an owner without @ that is no e-mail
 		"!vendor/ @org/platform\n",          // negation
 		"src/[a-z]*.go @org/platform\n",     // character classes are not CODEOWNERS
