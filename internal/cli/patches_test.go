@@ -13,6 +13,7 @@ import (
 	"github.com/plimsoll/plimsoll/internal/ledger"
 	"github.com/plimsoll/plimsoll/internal/patches"
 	"github.com/plimsoll/plimsoll/internal/patches/patchestest"
+	"github.com/plimsoll/plimsoll/internal/scan"
 	"github.com/plimsoll/plimsoll/internal/store"
 	"github.com/plimsoll/plimsoll/internal/store/sqlite"
 	"github.com/plimsoll/plimsoll/internal/testenv"
@@ -119,6 +120,26 @@ func TestPatchesApply(t *testing.T) {
 		lr.Adoption[0].OnNewest != 1 || lr.Adoption[0].Total != 1 {
 		t.Errorf("ledger: applied %d, timed %d, changelog %d, adoption %+v; want 1, 1, 3, base/alpine 1 of 1",
 			lr.Applied, lr.Timed, len(lr.Changelog), lr.Adoption)
+	}
+
+	// Owners: worker/ belongs to @org/workers by CODEOWNERS; its patch (high, seen just now) is
+	// open and within its SLA. A CODEOWNERS file in another format is a usage error.
+	writeFile(t, filepath.Join(dir, ".github", "CODEOWNERS"), "* @org/platform\n/worker/ @org/workers\n")
+	out, stderr, err = execute(t, "ledger", "--store", st, "-o", "json", dir)
+	if err != nil {
+		t.Fatalf("ledger: %v\n%s", err, stderr)
+	}
+	lr = ledger.Report{}
+	if err := json.Unmarshal([]byte(out), &lr); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if len(lr.ByOwner) != 1 || lr.ByOwner[0].Owner != "@org/workers" || lr.ByOwner[0].Severity != scan.High ||
+		lr.ByOwner[0].Open != 1 || lr.ByOwner[0].Breaches != 0 {
+		t.Errorf("ledger by owner: %+v, want @org/workers 1 high open, no breach", lr.ByOwner)
+	}
+	writeFile(t, filepath.Join(dir, ".github", "CODEOWNERS"), "[Backend]\n/worker/ @org/workers\n")
+	if _, _, err := execute(t, "ledger", "--store", st, dir); !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "CODEOWNERS:1") {
+		t.Errorf("ledger with a GitLab CODEOWNERS: %v, want a usage error naming CODEOWNERS:1", err)
 	}
 }
 
