@@ -116,6 +116,16 @@ func (p *gitProposer) Propose(ctx context.Context, ch patches.Change) (string, e
 	return repo.Branch(ctx, ch.Branch, content, ch.Message)
 }
 
+// Proposed returns the commit of branch in the first repository that has it, "" for none.
+func (p *gitProposer) Proposed(ctx context.Context, branch string) (string, error) {
+	for _, r := range p.repos {
+		if c, err := r.Commit(ctx, branch); err != nil || c != "" {
+			return c, err
+		}
+	}
+	return "", nil
+}
+
 func (p *gitProposer) repoOf(file string) (*gitrepo.Repo, string, error) {
 	for _, r := range p.repos {
 		if rel, err := r.Rel(file); err == nil {

@@ -172,7 +172,7 @@ func runPatches(cmd *cobra.Command, f *patchesFlags, args []string) error {
 			a.Builder = &engineBuilder{images: image.Options{Insecure: c.insecure, Logger: log}, args: buildArgs, log: log}
 		}
 		if proposer != nil {
-			a.Propose = proposer.Propose
+			a.Propose, a.Proposed = proposer.Propose, proposer.Proposed
 		}
 		applyErr = a.Apply(ctx, rep)
 	}

@@ -159,6 +159,15 @@ func (r *Repo) Branch(ctx context.Context, branch string, files map[string][]byt
 	return commit, nil
 }
 
+// Commit returns the commit branch points at, "" when there is no such branch.
+func (r *Repo) Commit(ctx context.Context, branch string) (string, error) {
+	out, err := git(ctx, r.Root, nil, nil, "for-each-ref", "--format=%(objectname)", "refs/heads/"+branch)
+	if err != nil {
+		return "", fmt.Errorf("branch %s: %w", branch, err)
+	}
+	return strings.TrimSpace(out), nil
+}
+
 // identity returns the environment that names the commit's author and committer when the
 // repository has no identity configured.
 func (r *Repo) identity(ctx context.Context) []string {

@@ -98,6 +98,12 @@ func TestBranch(t *testing.T) {
 	if err := r.Clean(ctx); err != nil {
 		t.Errorf("after Branch: %v", err)
 	}
+	if c, err := r.Commit(ctx, "plimsoll/patch/alpine-3.20.3"); c != commit || err != nil {
+		t.Errorf("Commit = %q, %v; want %s", c, err, commit)
+	}
+	if c, err := r.Commit(ctx, "plimsoll/patch/none"); c != "" || err != nil {
+		t.Errorf("Commit of no branch = %q, %v", c, err)
+	}
 	if _, err := r.Branch(ctx, "plimsoll/patch/alpine-3.20.3", map[string][]byte{"svc/Dockerfile": nil}, "again"); !errors.Is(err, ErrBranchExists) {
 		t.Errorf("the same branch again: %v, want ErrBranchExists", err)
 	}

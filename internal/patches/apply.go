@@ -80,8 +80,11 @@ type Applier struct {
 	Builder    Builder
 	LoadPolicy func(ctx context.Context, file string) (*config.Policy, error)
 	// Propose, when set, makes each rewrite a reviewable change (a branch) and returns its
-	// commit instead of writing the files in place.
-	Propose func(ctx context.Context, c Change) (string, error)
+	// commit instead of writing the files in place. Proposed returns the commit of a branch
+	// made by an earlier run, "" for none: such a change is left for review, and its service
+	// is not rebuilt again.
+	Propose  func(ctx context.Context, c Change) (string, error)
+	Proposed func(ctx context.Context, branch string) (string, error)
 	// Ledger records what was checked, applied or declined; nil records nothing.
 	Ledger store.Store
 	// Now is the clock; nil is time.Now.
@@ -173,9 +176,21 @@ func (a *Applier) applyImage(ctx context.Context, im *Image, c *Candidate, out *
 	}
 	var errs []error
 	restDone := len(rest) == 0
-	if len(rest) > 0 && pairWhy != "" {
+	b, commit, err := "", "", error(nil)
+	if len(rest) > 0 && pairWhy == "" {
+		b, commit, err = a.proposed(ctx, im, c, "")
+	}
+	switch {
+	case len(rest) == 0:
+	case pairWhy != "":
 		out.Reason = "references running the image not applied: " + pairWhy
-	} else if len(rest) > 0 {
+	case err != nil:
+		out.Reason = "not applied: " + err.Error()
+		errs = append(errs, err)
+	case commit != "":
+		out.Branch, out.Commit = b, commit
+		out.Reason = fmt.Sprintf("already proposed on branch %s (commit %.12s), waiting for review", b, commit)
+	default:
 		edits, err := retargetRefs(rest, c)
 		var branch, commit string
 		if err == nil {
@@ -239,6 +254,20 @@ func (a *Applier) deliver(ctx context.Context, ch change) (string, string, error
 	commit, err := a.Propose(ctx, Change{Branch: b, Edits: ch.edits, Message: ch.message()})
 	if err != nil {
 		return "", "", err
+	}
+	return b, commit, nil
+}
+
+// proposed returns the branch of a change to im's references (service "" for those running
+// the image) and its commit when an earlier run made it; "" when not, or without branches.
+func (a *Applier) proposed(ctx context.Context, im *Image, c *Candidate, service string) (string, string, error) {
+	if a.Propose == nil || a.Proposed == nil {
+		return "", "", nil
+	}
+	b := BranchName(im.Repository, c.Tag, service)
+	commit, err := a.Proposed(ctx, b)
+	if err != nil {
+		return b, "", fmt.Errorf("patches: %w", err)
 	}
 	return b, commit, nil
 }

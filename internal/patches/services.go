@@ -130,6 +130,13 @@ func (a *Applier) service(ctx context.Context, im *Image, c *Candidate, s servic
 		}
 		return out, errors.Join(err, a.recordService(ctx, im, c, store.PatchChecked, out, out.Reason))
 	}
+	if b, commit, err := a.proposed(ctx, im, c, s.name); err != nil {
+		return fail("its branch", err)
+	} else if commit != "" {
+		out.Branch, out.Commit = b, commit
+		out.Reason = fmt.Sprintf("already proposed on branch %s (commit %.12s), waiting for review: not rebuilt", b, commit)
+		return out, nil
+	}
 	var pol *config.Policy
 	if p := filepath.Join(filepath.Dir(s.dockerfile), ServicePolicyFile); fileExists(p) {
 		out.Policy = p

@@ -193,3 +193,50 @@ func TestApplyServicesPairVerdict(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyServicesProposed: a service whose branch an earlier run made is left for review, not
+// rebuilt; the others get theirs, and the patch stays pending until the branches are merged.
+func TestApplyServicesProposed(t *testing.T) {
+	f := newFixture(t, t0, nil)
+	dir := t.TempDir()
+	from := "FROM " + f.host + "/base/alpine:3.19.1@" + f.digests["3.19.1"] + "\n"
+	write(t, filepath.Join(dir, "api", "Dockerfile"), from)
+	write(t, filepath.Join(dir, "jobs", "Dockerfile"), from)
+	f.dir = dir
+	rep := f.find(t, config.Patches{}, t0)
+	b := &fakeBuilder{}
+	var proposed []patches.Change
+	a := &patches.Applier{Builder: b, Ledger: f.ledger, Now: func() time.Time { return t0 },
+		Check: func(_ context.Context, req patches.CheckRequest) (*report.Report, error) {
+			return &report.Report{RunID: "run-1", Verdict: verdict.Verdict{Decision: verdict.Go}}, nil
+		},
+		Propose: func(_ context.Context, c patches.Change) (string, error) {
+			proposed = append(proposed, c)
+			return "c0ffee", nil
+		},
+		Proposed: func(_ context.Context, branch string) (string, error) {
+			if branch == "plimsoll/patch/api/alpine-3.19.4" {
+				return "beefbeefbeefbeef", nil
+			}
+			return "", nil
+		}}
+	if err := a.Apply(t.Context(), rep); err != nil {
+		t.Fatal(err)
+	}
+	svcs := map[string]*patches.ServiceOutcome{}
+	for _, s := range rep.Images[0].Outcome.Services {
+		svcs[s.Service] = s
+	}
+	if s := svcs["api"]; s.Applied || s.Commit != "beefbeefbeefbeef" || !strings.Contains(s.Reason, "already proposed") {
+		t.Errorf("api: %+v, want left for review", s)
+	}
+	if s := svcs["jobs"]; !s.Applied || s.Branch != "plimsoll/patch/jobs/alpine-3.19.4" || s.Commit != "c0ffee" {
+		t.Errorf("jobs: %+v, want proposed", s)
+	}
+	if len(b.builds) != 2 || len(proposed) != 1 || !strings.Contains(proposed[0].Message, "CVE-2099-1002") {
+		t.Errorf("%d builds, %d proposals %+v; want jobs' 2 builds and its one branch", len(b.builds), len(proposed), proposed)
+	}
+	if d := rep.Decision(); d != verdict.Caution {
+		t.Errorf("decision %s, want CAUTION (pending review)", d)
+	}
+}

@@ -249,7 +249,16 @@ func TestPatchesServices(t *testing.T) {
 		t.Errorf("work tree or branch changed: status %q", st)
 	}
 
-	// The ledger: every service's check, the two proposals.
+	// Again: the two branches wait for review and are not rebuilt; certs is checked again.
+	rep, res, took = r.apply(t)
+	t.Logf("patches --apply again: %s", took.Round(100*time.Millisecond))
+	again := services(t, rep)
+	if res.code != 20 || again["certs"].Decision != verdict.NoGo || again["api"].NewImage != "" ||
+		!strings.Contains(again["api"].Reason, "already proposed") || !strings.Contains(again["worker"].Reason, "already proposed") {
+		t.Errorf("second run: exit %d, services %+v %+v %+v", res.code, again["api"], again["worker"], again["certs"])
+	}
+
+	// The ledger: every service's check, the two proposals (and certs' second check).
 	s, err := sqlite.Open(t.Context(), r.store)
 	if err != nil {
 		t.Fatal(err)
@@ -266,7 +275,7 @@ func TestPatchesServices(t *testing.T) {
 		}
 	}
 	slices.Sort(got)
-	if w := []string{"checked api GO", "checked certs NO-GO", "checked worker GO", "proposed api GO", "proposed worker GO"}; !slices.Equal(got, w) {
+	if w := []string{"checked api GO", "checked certs NO-GO", "checked certs NO-GO", "checked worker GO", "proposed api GO", "proposed worker GO"}; !slices.Equal(got, w) {
 		t.Errorf("ledger service events %v, want %v", got, w)
 	}
 }
