@@ -65,7 +65,8 @@ it (inside a maintenance window and with the approvals the policy needs). On GO:
     HEAD whose message lists the old and new digests, the CVEs fixed by severity, the verdict
     and the run; the work tree and the branch checked out are untouched, and a work tree with
     uncommitted changes is refused. --in-place rewrites the files instead.
-A NO-GO service gets no branch and the report says why. Everything is recorded in the patch
+A NO-GO service gets no branch and the report says why; a branch an earlier run made is left
+for review (its service is not rebuilt) and the patch stays pending. Everything is recorded in the patch
 ledger of the store (see plimsoll ledger).
 
 Exit codes: 0 nothing to do or everything applied, 10 eligible patches pending, 20 a patch or
