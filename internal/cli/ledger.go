@@ -2,14 +2,19 @@ package cli
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/plimsoll/plimsoll/internal/config"
 	"github.com/plimsoll/plimsoll/internal/inventory"
 	"github.com/plimsoll/plimsoll/internal/ledger"
+	"github.com/plimsoll/plimsoll/internal/owners"
+	"github.com/plimsoll/plimsoll/internal/scan"
 )
 
 func newLedgerCmd() *cobra.Command {
@@ -26,7 +31,11 @@ func newLedgerCmd() *cobra.Command {
 time to patch (first seen → applied), the time to remediation by severity, the regression rate
 after patches (an applied patch followed by a rollback of its image within the policy's
 patches.regressionWindow), and a changelog of decisions and exceptions. With PATH arguments it
-also counts, per image, how many references in use are already on the newest applied patch.
+also counts, per image, how many references in use are already on the newest applied patch,
+and lists the patches they still wait for by owner and severity, with the SLA breaches: the
+owners come from the CODEOWNERS file of each PATH (.github/, the root or docs/) and the
+policy's patches.owners (which win); the SLA from patches.sla (default critical 24h, high 7
+days, medium 30 days, low 90 days), counted from when the patch was first seen.
 
 --since takes a duration back from now (720h) or a date (2026-03-01).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -68,12 +77,20 @@ also counts, per image, how many references in use are already on the newest app
 					fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w.String())
 				}
 				in.Refs = refs
+				if in.Owner, err = ownersOf(args, pol.Patches.Owners); err != nil {
+					return fmt.Errorf("%w: %v", ErrUsage, err)
+				}
+				in.SLA = map[scan.Severity]time.Duration{}
+				for name, d := range pol.Patches.Deadlines() {
+					sev, _ := scan.ParseSeverity(name)
+					in.SLA[sev] = d
+				}
 			}
 			return ledger.Write(cmd.OutOrStdout(), ledger.Compute(in), output)
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVarP(&c.policyPath, "policy", "p", "", "policy file (its patches.regressionWindow); default: the built-in seed policy")
+	fl.StringVarP(&c.policyPath, "policy", "p", "", "policy file (its patches.regressionWindow, owners and sla); default: the built-in seed policy")
 	fl.StringVar(&dsn, "store", "", storeHelp)
 	fl.StringVar(&since, "since", "", "report from this long ago (720h) or this date (2026-03-01); default: all time")
 	fl.DurationVar(&regressionWin, "regression-window", 0, "a rollback this long after a patch counts against it (default: the policy's, 168h)")
@@ -96,4 +113,48 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 		return t, nil
 	}
 	return time.Time{}, fmt.Errorf("%w: --since %q: want a duration (720h) or a date (2026-03-01)", ErrUsage, s)
+}
+
+// ownersOf returns who owns a file under roots: the CODEOWNERS rules of the root holding it,
+// then the policy's rules.
+func ownersOf(roots []string, policy []config.OwnerRule) (func(file string) []string, error) {
+	type tree struct {
+		root  string
+		rules *owners.Rules
+	}
+	var trees []tree
+	for _, root := range roots {
+		if st, err := os.Stat(root); err != nil || !st.IsDir() {
+			continue
+		}
+		rs, err := owners.Find(root)
+		if err != nil {
+			return nil, err
+		}
+		if rs == nil {
+			rs = &owners.Rules{}
+		}
+		for i, r := range policy {
+			if err := rs.Add(r.Path, r.Owners...); err != nil {
+				return nil, fmt.Errorf("policy patches.owners[%d]: %w", i, err)
+			}
+		}
+		abs, err := filepath.Abs(root)
+		if err != nil {
+			return nil, err
+		}
+		trees = append(trees, tree{root: abs, rules: rs})
+	}
+	return func(file string) []string {
+		abs, err := filepath.Abs(file)
+		if err != nil {
+			return nil
+		}
+		for _, t := range trees {
+			if rel, err := filepath.Rel(t.root, abs); err == nil && !strings.HasPrefix(rel, "..") {
+				return t.rules.Of(rel)
+			}
+		}
+		return nil
+	}, nil
 }

@@ -31,6 +31,10 @@ import (
 type patchesFlags struct {
 	check      checkFlags
 	apply      bool
+	inPlace    bool
+	branch     bool
+	rebuild    bool
+	buildArgs  []string
 	approvedBy []string
 	except     []string
 }
@@ -46,12 +50,27 @@ or same major with patches.line: minor) and newer digests of its tag, with the v
 each would fix and bring. The patch policy (patches: in the policy file) says which are eligible.
 
 With --apply the newest eligible patch of each image is checked as plimsoll check would check
-it and, on GO, inside a maintenance window and with the approvals the policy needs, every
-reference to the image is rewritten to the patch (tag@digest). Everything is recorded in the
-patch ledger of the store (see plimsoll ledger).
+it (inside a maintenance window and with the approvals the policy needs). On GO:
+  - every service built on the image (a Dockerfile FROM it) is built twice in the Docker
+    engine, FROM the image in use and FROM the patch (by digest; the engine's images are used,
+    a missing base is loaded from its registry), the two builds labelled with
+    org.opencontainers.image.base.name/.base.digest and dev.plimsoll.patch.cves, and checked
+    against each other with the service's own policy (plimsoll.yaml beside the Dockerfile,
+    else --policy). A service that does not build is ERROR; the others go on.
+  - the references of each service that is GO, and those running the image itself (manifests,
+    compose, CI files), are rewritten to the patch (tag@digest): by default (--branch) as a Git
+    branch per patch and service, plimsoll/patch/[SERVICE/]BASE-TAG, with one commit on top of
+    HEAD whose message lists the old and new digests, the CVEs fixed by severity, the verdict
+    and the run; the work tree and the branch checked out are untouched, and a work tree with
+    uncommitted changes is refused. --in-place rewrites the files instead.
+A NO-GO service gets no branch and the report says why; a branch an earlier run made is left
+for review (its service is not rebuilt) and the patch stays pending. Everything is recorded in the patch
+ledger of the store (see plimsoll ledger).
 
-Exit codes: 0 nothing to do or everything applied, 10 eligible patches pending, 20 a patch was
-NO-GO, 1 error (a registry that cannot be read, a check that cannot decide), 2 usage.`,
+Exit codes: 0 nothing to do or everything applied, 10 eligible patches pending, 20 a patch or
+a service was NO-GO, 1 error (a registry that cannot be read, a check that cannot decide, a
+service that does not build), 2 usage (also: not a Git work tree, or one with uncommitted
+changes, under --branch).`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runPatches(cmd, f, args) },
 	}
 	c := &f.check
@@ -65,6 +84,10 @@ NO-GO, 1 error (a registry that cannot be read, a check that cannot decide), 2 u
 	fl.StringVar(&c.reportDir, "report-dir", "", "with --apply, write each check's reports under DIR/RUN-ID")
 	fl.StringVarP(&c.format, "output", "o", "text", "text, json or markdown")
 	fl.BoolVar(&f.apply, "apply", false, "check the newest eligible patch of each image and, on GO, rewrite its references")
+	fl.BoolVar(&f.branch, "branch", false, "with --apply, propose each rewrite as a Git branch with one commit (the default)")
+	fl.BoolVar(&f.inPlace, "in-place", false, "with --apply, rewrite the files in the work tree instead of making branches")
+	fl.BoolVar(&f.rebuild, "rebuild", true, "with --apply, rebuild and check each service built on a patched image; --rebuild=false checks the image pair only")
+	fl.StringArrayVar(&f.buildArgs, "build-arg", nil, "KEY=VALUE for both builds of every service (repeatable)")
 	fl.StringSliceVar(&f.approvedBy, "approved-by", nil, "people who approve this run (added to the policy's approval file)")
 	fl.StringArrayVar(&f.except, "except", nil, `decline a patch on purpose: TAG, REPO:TAG or REF, then =NOTE ("3.19.4=waits for vendor")`)
 	return cmd
@@ -80,6 +103,23 @@ func runPatches(cmd *cobra.Command, f *patchesFlags, args []string) error {
 	except, err := parseExcept(f.except)
 	if err != nil {
 		return err
+	}
+	if f.branch && f.inPlace {
+		return fmt.Errorf("%w: --branch and --in-place exclude each other", ErrUsage)
+	}
+	buildArgs, err := parseBuildArgs(f.buildArgs)
+	if err != nil {
+		return err
+	}
+	var proposer *gitProposer
+	if f.apply && !f.inPlace {
+		// Refused before anything is checked or built: the branches are made from HEAD.
+		if proposer, err = openRepos(ctx, orHere(args)); err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			return fmt.Errorf("%w: patches --apply: %v (commit or stash first, or use --in-place)", ErrUsage, err)
+		}
 	}
 	pol, err := c.policy(cmd.Context())
 	if err != nil {
@@ -117,9 +157,22 @@ func runPatches(cmd *cobra.Command, f *patchesFlags, args []string) error {
 	var applyErr error
 	if f.apply {
 		a := &patches.Applier{Policy: pol.Patches, Approvers: approvers, Except: except, Ledger: ledger, Log: log,
-			Check: func(ctx context.Context, old, new string) (*report.Report, error) {
-				return c.patchCheck(ctx, cmd, pol, old, new)
-			}}
+			Check: func(ctx context.Context, req patches.CheckRequest) (*report.Report, error) {
+				if req.Policy == nil {
+					return c.patchCheck(ctx, cmd, pol, req.Old, req.New)
+				}
+				sc := *c // the service's policy, and its folder for the paths it names
+				sc.policyPath = req.PolicyFile
+				return sc.patchCheck(ctx, cmd, req.Policy, req.Old, req.New)
+			},
+			LoadPolicy: func(ctx context.Context, file string) (*config.Policy, error) { return config.Load(ctx, file) },
+		}
+		if f.rebuild {
+			a.Builder = &engineBuilder{images: image.Options{Insecure: c.insecure, Logger: log}, args: buildArgs, log: log}
+		}
+		if proposer != nil {
+			a.Propose, a.Proposed = proposer.Propose, proposer.Proposed
+		}
 		applyErr = a.Apply(ctx, rep)
 	}
 	if err := patches.Write(cmd.OutOrStdout(), rep, c.format); err != nil {
@@ -130,7 +183,7 @@ func runPatches(cmd *cobra.Command, f *patchesFlags, args []string) error {
 	}
 	switch rep.Decision() {
 	case verdict.NoGo:
-		return &DecisionError{Decision: verdict.NoGo, Summary: "a patch was NO-GO: its references were left alone"}
+		return &DecisionError{Decision: verdict.NoGo, Summary: "a patch or a service was NO-GO: its references were left alone"}
 	case verdict.Caution:
 		return &DecisionError{Decision: verdict.Caution, Summary: "eligible patches are pending"}
 	}
@@ -158,8 +211,9 @@ func (c *checkFlags) vulnScanner(pol *config.Policy) func(ctx context.Context, i
 	}
 }
 
-// patchCheck runs plimsoll check from old to new with the patch policy's layers, records the
-// run and writes its reports: the evidence behind applying a patch or not.
+// patchCheck runs plimsoll check from old to new (references with their transport) with the
+// patch policy's layers, records the run and writes its reports: the evidence behind applying
+// a patch or not.
 func (c *checkFlags) patchCheck(ctx context.Context, cmd *cobra.Command, pol *config.Policy, old, new string) (*report.Report, error) {
 	stderr := cmd.ErrOrStderr()
 	log, runID := c.logger(stderr), newRunID(time.Now())
@@ -169,7 +223,7 @@ func (c *checkFlags) patchCheck(ctx context.Context, cmd *cobra.Command, pol *co
 	}
 	defer comp.close(ctx)
 	rep, err := gate.Check(ctx, gate.Request{
-		Old: string(image.Registry) + ":" + old, New: string(image.Registry) + ":" + new,
+		Old: old, New: new,
 		Policy: pol, Layers: pol.Patches.MustPass(), Images: c.imageOptions(), CacheDir: c.cacheDir(),
 		Checks: func(s gate.Setup) gate.Layers { return comp.layers(ctx, s) },
 		Log:    log, RunID: runID, Tool: report.Tool{Name: "plimsoll", Version: Version()},
@@ -197,6 +251,19 @@ func parseExcept(vals []string) (map[string]string, error) {
 			return nil, fmt.Errorf("%w: --except %q: want PATCH=NOTE (3.19.4=waits for the vendor's rebuild)", ErrUsage, v)
 		}
 		out[strings.TrimSpace(k)] = strings.TrimSpace(note)
+	}
+	return out, nil
+}
+
+// parseBuildArgs reads --build-arg values: KEY=VALUE.
+func parseBuildArgs(vals []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, v := range vals {
+		k, val, ok := strings.Cut(v, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			return nil, fmt.Errorf("%w: --build-arg %q: want KEY=VALUE", ErrUsage, v)
+		}
+		out[strings.TrimSpace(k)] = val
 	}
 	return out, nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/plimsoll/plimsoll/internal/ledger"
 	"github.com/plimsoll/plimsoll/internal/patches"
 	"github.com/plimsoll/plimsoll/internal/patches/patchestest"
+	"github.com/plimsoll/plimsoll/internal/scan"
 	"github.com/plimsoll/plimsoll/internal/store"
 	"github.com/plimsoll/plimsoll/internal/store/sqlite"
 	"github.com/plimsoll/plimsoll/internal/testenv"
@@ -40,7 +42,9 @@ func TestPatchesApply(t *testing.T) {
 	db, st, reports := patchestest.VulnDB(t), filepath.Join(t.TempDir(), "plimsoll.db"), t.TempDir()
 	common := []string{"-p", pol, "--vuln-db", db, "--store", st, "--cache-dir", t.TempDir()}
 
-	out, stderr, err := execute(t, append([]string{"patches", "--apply", "-o", "json", "--report-dir", reports}, append(common, dir)...)...)
+	// --in-place and --rebuild=false: the image pair decides for every reference, as
+	// before services were rebuilt (test/e2e covers the rebuild and the branches).
+	out, stderr, err := execute(t, append([]string{"patches", "--apply", "--in-place", "--rebuild=false", "-o", "json", "--report-dir", reports}, append(common, dir)...)...)
 	var d *DecisionError
 	if !errors.As(err, &d) || d.Decision != verdict.NoGo {
 		t.Fatalf("patches --apply: err = %v, want NO-GO (exit 20)\nstderr: %s\nstdout: %s", err, stderr, out)
@@ -117,12 +121,35 @@ func TestPatchesApply(t *testing.T) {
 		t.Errorf("ledger: applied %d, timed %d, changelog %d, adoption %+v; want 1, 1, 3, base/alpine 1 of 1",
 			lr.Applied, lr.Timed, len(lr.Changelog), lr.Adoption)
 	}
+
+	// Owners: worker/ belongs to @org/workers by CODEOWNERS; its patch (high, seen just now) is
+	// open and within its SLA. A CODEOWNERS file in another format is a usage error.
+	writeFile(t, filepath.Join(dir, ".github", "CODEOWNERS"), "* @org/platform\n/worker/ @org/workers\n")
+	out, stderr, err = execute(t, "ledger", "--store", st, "-o", "json", dir)
+	if err != nil {
+		t.Fatalf("ledger: %v\n%s", err, stderr)
+	}
+	lr = ledger.Report{}
+	if err := json.Unmarshal([]byte(out), &lr); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if len(lr.ByOwner) != 1 || lr.ByOwner[0].Owner != "@org/workers" || lr.ByOwner[0].Severity != scan.High ||
+		lr.ByOwner[0].Open != 1 || lr.ByOwner[0].Breaches != 0 {
+		t.Errorf("ledger by owner: %+v, want @org/workers 1 high open, no breach", lr.ByOwner)
+	}
+	writeFile(t, filepath.Join(dir, ".github", "CODEOWNERS"), "[Backend]\n/worker/ @org/workers\n")
+	if _, _, err := execute(t, "ledger", "--store", st, dir); !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "CODEOWNERS:1") {
+		t.Errorf("ledger with a GitLab CODEOWNERS: %v, want a usage error naming CODEOWNERS:1", err)
+	}
 }
 
 func TestPatchesUsage(t *testing.T) {
 	for _, args := range [][]string{
 		{"patches", "-o", "yaml"},
 		{"patches", "--except", "3.19.4"},
+		{"patches", "--build-arg", "NOVALUE"},
+		{"patches", "--apply", "--branch", "--in-place", t.TempDir()},
+		{"patches", "--apply", t.TempDir()}, // --branch (the default) outside a Git work tree
 		{"patches", "--store", "mysql://x", t.TempDir()},
 		{"ledger", "--since", "last tuesday"},
 		{"ledger", "-o", "html"},
@@ -152,4 +179,28 @@ func readFile(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestPatchesApplyDirtyTree: --apply (branches) in a work tree with uncommitted changes is
+// refused with one line, before any registry is read, and nothing changes.
+func TestPatchesApplyDirtyTree(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed")
+	}
+	dir := t.TempDir()
+	df := filepath.Join(dir, "app", "Dockerfile")
+	writeFile(t, df, "FROM 127.0.0.1:1/base/alpine:3.19.1\n")
+	for _, args := range [][]string{{"init", "-q"}, {"add", "."}, {"-c", "user.name=t", "-c", "user.email=t@localhost", "commit", "-q", "-m", "x"}} {
+		if out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	writeFile(t, df, "FROM 127.0.0.1:1/base/alpine:3.19.2\n")
+	_, _, err := execute(t, "patches", "--apply", "--store", "none", dir)
+	if !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "uncommitted changes (app/Dockerfile)") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("patches --apply on a dirty tree: %v, want one usage line naming app/Dockerfile", err)
+	}
+	if got := readFile(t, df); got != "FROM 127.0.0.1:1/base/alpine:3.19.2\n" {
+		t.Errorf("Dockerfile changed: %q", got)
+	}
 }

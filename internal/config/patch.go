@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,6 +34,31 @@ type Patches struct {
 	// RegressionWindow is how long after a patch was applied a rollback of its image counts
 	// as a regression of the patch ("168h", a week, when left out).
 	RegressionWindow time.Duration `yaml:"regressionWindow"`
+	// Owners say who owns which paths of the repository, after the rules of its CODEOWNERS
+	// file (so these win); `plimsoll ledger` reports open patches and SLA breaches by owner.
+	Owners []OwnerRule `yaml:"owners"`
+	// SLA is how long a patch may stay open, by the highest severity it fixes (critical,
+	// high, medium, low); a severity left out keeps DefaultSLA's.
+	SLA map[string]time.Duration `yaml:"sla"`
+}
+
+// OwnerRule gives the paths Path matches (CODEOWNERS syntax, relative to the repository root)
+// to Owners (@user, @org/team or an e-mail address).
+type OwnerRule struct {
+	Path   string   `yaml:"path"`
+	Owners []string `yaml:"owners"`
+}
+
+// DefaultSLA is how long a patch may stay open by the highest severity it fixes: critical 1
+// day, high 7 days, medium 30 days, low 90 days; negligible and unknown have no deadline.
+var DefaultSLA = map[string]time.Duration{"critical": 24 * time.Hour, "high": 7 * 24 * time.Hour,
+	"medium": 30 * 24 * time.Hour, "low": 90 * 24 * time.Hour}
+
+// Deadlines returns the SLA by severity name: DefaultSLA with the policy's own over it.
+func (p Patches) Deadlines() map[string]time.Duration {
+	out := maps.Clone(DefaultSLA)
+	maps.Copy(out, p.SLA)
+	return out
 }
 
 // PatchEligibility says which patches --apply takes: those that fix a vulnerability of at
@@ -104,6 +130,19 @@ func (p Patches) problems(path string) []*Problem {
 	}
 	if p.RegressionWindow < 0 {
 		ps = append(ps, &Problem{Path: path + ".regressionWindow", Msg: fmt.Sprintf("%s is negative", p.RegressionWindow)})
+	}
+	for i, o := range p.Owners {
+		if strings.TrimSpace(o.Path) == "" {
+			ps = append(ps, &Problem{Path: fmt.Sprintf("%s.owners[%d].path", path, i), Msg: "empty"})
+		}
+	}
+	for _, sev := range slices.Sorted(maps.Keys(p.SLA)) {
+		switch d := p.SLA[sev]; {
+		case !slices.Contains(Severities, sev) || sev == "negligible":
+			ps = append(ps, &Problem{Path: path + ".sla." + sev, Msg: "unknown severity: use critical, high, medium or low"})
+		case d <= 0:
+			ps = append(ps, &Problem{Path: path + ".sla." + sev, Msg: fmt.Sprintf("%s is not positive", d)})
+		}
 	}
 	return ps
 }

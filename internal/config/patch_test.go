@@ -21,6 +21,9 @@ func TestPatchesParse(t *testing.T) {
   layers: [1, harden]
   timeout: 5s
   regressionWindow: 72h
+  owners:
+    - {path: services/api/, owners: ["@org/api"]}
+  sla: {critical: 12h}
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -28,7 +31,8 @@ func TestPatchesParse(t *testing.T) {
 	want := Patches{Line: "minor", Eligible: PatchEligibility{Fixes: "critical", OlderThanDays: 14},
 		Windows:   []Window{{Days: []string{"mon", "Fri"}, Start: "02:00", End: "04:00", Timezone: "Europe/Berlin"}},
 		Approvals: Approvals{From: []string{"alice"}, Count: 2, File: "approvals.txt"},
-		Layers:    []string{"1", "harden"}, Timeout: 5 * time.Second, RegressionWindow: 72 * time.Hour}
+		Layers:    []string{"1", "harden"}, Timeout: 5 * time.Second, RegressionWindow: 72 * time.Hour,
+		Owners: []OwnerRule{{Path: "services/api/", Owners: []string{"@org/api"}}}, SLA: map[string]time.Duration{"critical": 12 * time.Hour}}
 	if d := cmp.Diff(want, p.Patches); d != "" {
 		t.Errorf("patches (-want +got):\n%s", d)
 	}
@@ -37,6 +41,9 @@ func TestPatchesParse(t *testing.T) {
 	}
 	if p.Patches.LineKind() != "minor" || p.Patches.FixesSeverity() != "critical" || p.Patches.RequestTimeout() != 5*time.Second || p.Patches.Regression() != 72*time.Hour {
 		t.Errorf("accessors of %+v", p.Patches)
+	}
+	if d := p.Patches.Deadlines(); d["critical"] != 12*time.Hour || d["high"] != 7*24*time.Hour || d["low"] != 90*24*time.Hour {
+		t.Errorf("Deadlines: %v, want critical 12h over the defaults", d)
 	}
 	var zero Patches
 	if zero.LineKind() != "patch" || zero.FixesSeverity() != "high" || zero.RequestTimeout() != DefaultPatchTimeout ||
@@ -55,6 +62,8 @@ func TestPatchesProblems(t *testing.T) {
   layers: [1, 1, nine]
   timeout: -1s
   regressionWindow: -1h
+  owners: [{path: "", owners: ["@a"]}]
+  sla: {critical: 0s, severe: 1h}
   approval: x
 `))
 	if !errors.Is(err, ErrInvalid) {
@@ -76,6 +85,9 @@ func TestPatchesProblems(t *testing.T) {
 		"patches.timeout: -1s is negative",
 		"patches.regressionWindow: -1h0m0s is negative",
 		"patches.approval: unknown field",
+		"patches.owners[0].path: empty",
+		"patches.sla.critical: 0s is not positive",
+		"patches.sla.severe: unknown severity",
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("problems lack %q:\n%v", want, err)

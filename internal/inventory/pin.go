@@ -184,6 +184,10 @@ func applyFile(path string, edits []Edit) error {
 	return nil
 }
 
+// Rewrite returns data with edits applied, as Apply writes them (pure): how a file would read
+// after the edits, without writing it. A stale edit is ErrStale.
+func Rewrite(data []byte, edits []Edit) ([]byte, error) { return applyEdits(data, edits) }
+
 // applyEdits returns data with edits applied (pure; used by Apply and tests).
 func applyEdits(data []byte, edits []Edit) ([]byte, error) {
 	lines := bytes.SplitAfter(data, []byte("\n"))

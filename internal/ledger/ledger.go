@@ -30,6 +30,11 @@ type Input struct {
 	Since, Now time.Time
 	// RegressionWindow is how long after a patch a rollback of its image counts against it.
 	RegressionWindow time.Duration
+	// SLA is how long a patch may stay open by the highest severity it fixes; with Refs, the
+	// patches the references still wait for are reported by owner (nil: not reported).
+	// Owner returns the owners of a file of Refs; nil or none is NoOwner.
+	SLA   map[scan.Severity]time.Duration
+	Owner func(file string) []string
 }
 
 // Report is the ledger's figures for a period.
@@ -55,6 +60,12 @@ type Report struct {
 	// Changelog are the decisions (checked, applied, rolled back) and exceptions of the
 	// period, oldest first.
 	Changelog []store.PatchEvent `json:"changelog"`
+	// Open are the patches the references in use wait for, latest past their SLA first, and
+	// ByOwner their counts per owner and severity; both absent unless an SLA and the
+	// inventory were given.
+	Open    []OpenPatch `json:"open,omitempty"`
+	ByOwner []OwnerLoad `json:"byOwner,omitempty"`
+	slas    bool
 }
 
 // Remediation is the time to remediation of the patches that fixed one severity.
@@ -150,9 +161,13 @@ func Compute(in Input) Report {
 		r.RegressionRate = float64(len(regressed)) / float64(r.Applied)
 	}
 	r.Adoption = adoption(events, in)
+	if in.SLA != nil && in.Refs != nil {
+		r.Open, r.ByOwner = open(events, in)
+		r.slas = true
+	}
 	for _, e := range events {
 		switch e.Kind {
-		case store.PatchChecked, store.PatchApplied, store.PatchRolledBack, store.PatchException:
+		case store.PatchChecked, store.PatchProposed, store.PatchApplied, store.PatchRolledBack, store.PatchException:
 			if inPeriod(e.Time, in) {
 				r.Changelog = append(r.Changelog, e)
 			}

@@ -139,7 +139,24 @@ func (r Report) Sections() []Section {
 	for _, e := range slices.Backward(r.Changelog) {
 		log.Rows = append(log.Rows, []string{stamp(e.Time), string(e.Kind), e.ToRef, orDash(string(e.Decision)), orDash(e.RunID), orDash(e.Note)})
 	}
-	return []Section{sev, ad, reg, log}
+	if !r.slas {
+		return []Section{sev, ad, reg, log}
+	}
+	own := Section{Title: "Open patches by owner and severity", Head: []string{"owner", "severity", "open", "SLA breaches", "most late"}}
+	for _, l := range r.ByOwner {
+		late := "-"
+		if l.MostLate > 0 {
+			late = days(l.MostLate)
+		}
+		own.Rows = append(own.Rows, []string{l.Owner, l.Severity.String(), fmt.Sprint(l.Open), fmt.Sprint(l.Breaches), late})
+	}
+	br := Section{Title: "SLA breaches", Head: []string{"owner", "reference", "patch", "severity", "seen", "due", "late by"}}
+	for _, p := range r.Open {
+		if p.Late > 0 {
+			br.Rows = append(br.Rows, []string{p.Owner, fmt.Sprintf("%s:%d", p.File, p.Line), p.ToRef, p.Severity.String(), stamp(p.Since), stamp(p.Due), days(p.Late)})
+		}
+	}
+	return []Section{sev, ad, own, br, reg, log}
 }
 
 func write(w io.Writer, r Report, md bool) error {

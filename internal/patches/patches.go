@@ -56,6 +56,8 @@ type Candidate struct {
 	// Eligible says whether the policy lets --apply take the patch, and Why.
 	Eligible bool   `json:"eligible"`
 	Why      string `json:"why"`
+
+	fixed []scan.Finding // the findings behind Fixed, with their severities
 }
 
 // Image is one base image in use (one reference, wherever the inventory found it) and its
@@ -255,7 +257,7 @@ func (f *Finder) image(ctx context.Context, im *Image) error {
 		cand.Ref = im.Repository + ":" + c.tag + "@" + cand.Digest
 		cand.Created = c.img.Config.Created.Time.UTC()
 		d := scan.DiffFindings(curVulns, vulns)
-		cand.Fixed, cand.Introduced = ids(d.Fixed), ids(d.Introduced)
+		cand.Fixed, cand.Introduced, cand.fixed = ids(d.Fixed), ids(d.Introduced), d.Fixed
 		cand.FixedCounts, cand.IntroducedCounts = d.FixedCounts, d.IntroducedCounts
 		for _, fd := range d.Fixed {
 			cand.HighestFixed = max(cand.HighestFixed, fd.Severity)
@@ -367,11 +369,14 @@ func byVersion(a, b *Image) int {
 }
 
 // Decision is the worst verdict among the outcomes, for the exit code: NO-GO when a checked
-// candidate was NO-GO, CAUTION when a candidate is still pending (eligible, not applied), GO
+// candidate or one of the services rebuilt on it was NO-GO, CAUTION when a candidate is still pending (eligible, not applied), GO
 // when nothing is left to do.
 func (r *Report) Decision() verdict.Decision {
 	d := verdict.Go
 	for _, im := range r.Images {
+		if o := im.Outcome; o != nil && slices.ContainsFunc(o.Services, func(s *ServiceOutcome) bool { return s.Decision == verdict.NoGo }) {
+			return verdict.NoGo
+		}
 		switch {
 		case im.Outcome != nil && im.Outcome.Decision == verdict.NoGo:
 			return verdict.NoGo

@@ -257,7 +257,7 @@ func TestApplyGuards(t *testing.T) {
 	f := newFixture(t, time.Time{}, nil)
 	before := snapshot(t, f.dir)
 	checked := 0
-	noCheck := func(context.Context, string, string) (*report.Report, error) {
+	noCheck := func(context.Context, patches.CheckRequest) (*report.Report, error) {
 		checked++
 		return nil, errors.New("the check must not run")
 	}

@@ -100,6 +100,9 @@ func writeText(w io.Writer, rep *Report) error {
 		}
 		if o := im.Outcome; o != nil {
 			fmt.Fprintf(&b, "  %s\n", o.Reason)
+			for _, s := range o.Services {
+				fmt.Fprintf(&b, "    service %s (%s): %s: %s\n", s.Service, s.Dockerfile, s.Decision, s.Reason)
+			}
 		}
 	}
 	for _, s := range rep.Skipped {
@@ -138,6 +141,13 @@ func writeMarkdown(w io.Writer, rep *Report) error {
 		}
 		if o := im.Outcome; o != nil {
 			fmt.Fprintf(&b, "\n**Outcome:** %s\n", o.Reason)
+			if len(o.Services) > 0 {
+				b.WriteString("\n| Service | Dockerfile | Verdict | Run | Branch | Reason |\n|---|---|---|---|---|---|\n")
+				for _, s := range o.Services {
+					fmt.Fprintf(&b, "| %s | `%s` | %s | %s | %s | %s |\n", s.Service, s.Dockerfile, s.Decision, orDash(s.RunID),
+						orDash(s.Branch), strings.ReplaceAll(s.Reason, "|", "\\|"))
+				}
+			}
 		}
 	}
 	if len(rep.Skipped) > 0 {
@@ -155,4 +165,11 @@ func cell(summary string, ids []string) string {
 		return summary
 	}
 	return summary + " (" + strings.Join(ids, ", ") + ")"
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

@@ -15,12 +15,13 @@ const (
 	PatchSeen       PatchKind = "seen"        // the patch was first found in its registry
 	PatchChecked    PatchKind = "checked"     // plimsoll check ran on it (RunID, Decision)
 	PatchApplied    PatchKind = "applied"     // references were rewritten to it
+	PatchProposed   PatchKind = "proposed"    // a Git branch rewriting them was made for review (Note names it)
 	PatchRolledBack PatchKind = "rolled-back" // it was taken back out
 	PatchException  PatchKind = "exception"   // someone decided not to take it (Note says why)
 )
 
 // PatchKinds lists every kind of patch event.
-var PatchKinds = []PatchKind{PatchSeen, PatchChecked, PatchApplied, PatchRolledBack, PatchException}
+var PatchKinds = []PatchKind{PatchSeen, PatchChecked, PatchProposed, PatchApplied, PatchRolledBack, PatchException}
 
 // PatchEvent is one entry of the patch ledger: one thing that happened to one patch of one
 // image repository.
