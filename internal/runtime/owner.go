@@ -41,7 +41,7 @@ func processAlive(pid int, created time.Time) bool {
 	if err := p.Signal(syscall.Signal(0)); err != nil && !errors.Is(err, syscall.EPERM) {
 		return false
 	}
-	start, ok := processStart(pid)
+	start, ok := ProcessStart(pid)
 	return !ok || !start.After(created.Add(startSlack))
 }
 
@@ -49,8 +49,9 @@ func processAlive(pid int, created time.Time) bool {
 // whole seconds) and small clock adjustments.
 const startSlack = 5 * time.Second
 
-// processStart reads when pid started from /proc; ok is false where /proc cannot tell.
-func processStart(pid int) (time.Time, bool) {
+// ProcessStart reads when process pid started from Linux's /proc (boot time plus its start in
+// clock ticks); ok is false where /proc cannot tell.
+func ProcessStart(pid int) (time.Time, bool) {
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return time.Time{}, false

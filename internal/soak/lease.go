@@ -1,16 +1,15 @@
 package soak
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"strconv"
 	"sync"
 	"time"
 
+	"github.com/plimsoll/plimsoll/internal/runtime"
 	"github.com/plimsoll/plimsoll/internal/store"
 )
 
@@ -77,59 +76,10 @@ func gone(owner store.Owner, host string) bool {
 	return d > 2*time.Second || d < -2*time.Second
 }
 
-// procStart returns when process pid started, from Linux's /proc (boot time plus the start
-// in clock ticks, which /proc counts at 100 a second); the zero time where it cannot be read.
+// procStart returns when process pid started; the zero time where it cannot be read.
 func procStart(pid int) time.Time {
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return time.Time{}
-	}
-	ticks, ok := startTicks(stat)
-	if !ok {
-		return time.Time{}
-	}
-	boot := bootTime()
-	if boot.IsZero() {
-		return time.Time{}
-	}
-	return boot.Add(time.Duration(ticks) * (time.Second / 100))
-}
-
-// startTicks reads the start time, in clock ticks after boot, from a /proc/PID/stat line.
-func startTicks(stat []byte) (int64, bool) {
-	// The fields after the command name, which is in parentheses and may hold anything.
-	i := bytes.LastIndexByte(stat, ')')
-	if i < 0 {
-		return 0, false
-	}
-	fields := bytes.Fields(stat[i+1:])
-	// Field 22 of the line (starttime) is the 20th after the command name.
-	if len(fields) < 20 {
-		return 0, false
-	}
-	ticks, err := strconv.ParseInt(string(fields[19]), 10, 64)
-	if err != nil || ticks < 0 {
-		return 0, false
-	}
-	return ticks, true
-}
-
-// bootTime is the btime line of /proc/stat; the zero time when there is none.
-func bootTime() time.Time {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return time.Time{}
-	}
-	for line := range bytes.Lines(b) {
-		if v, ok := bytes.CutPrefix(line, []byte("btime ")); ok {
-			s, err := strconv.ParseInt(string(bytes.TrimSpace(v)), 10, 64)
-			if err != nil {
-				return time.Time{}
-			}
-			return time.Unix(s, 0)
-		}
-	}
-	return time.Time{}
+	t, _ := runtime.ProcessStart(pid)
+	return t
 }
 
 // hold takes the soak's lease (lock) and keeps it renewed until release, which frees it. The

@@ -114,34 +114,3 @@ func TestHoldLease(t *testing.T) {
 	}
 }
 
-func TestStartTicks(t *testing.T) {
-	for _, tc := range []struct {
-		line string
-		want int64
-		ok   bool
-	}{
-		{"1234 (plimsoll) S 1 1234 1234 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 987654 1000 10 18446744073709551615", 987654, true},
-		// A command name may hold spaces and parentheses.
-		{"77 (a) b (c) R 1 77 77 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 42 0 0", 42, true},
-		{"77 (short) R 1 2 3", 0, false},
-		{"no parentheses at all", 0, false},
-		{"77 (x) R 1 77 77 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 -5 0", 0, false},
-		{"", 0, false},
-	} {
-		got, ok := startTicks([]byte(tc.line))
-		if got != tc.want || ok != tc.ok {
-			t.Errorf("startTicks(%q) = %d, %v; want %d, %v", tc.line, got, ok, tc.want, tc.ok)
-		}
-	}
-}
-
-func FuzzStartTicks(f *testing.F) {
-	f.Add([]byte("1234 (plimsoll) S 1 1234 1234 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 987654 1000 10"))
-	f.Add([]byte("77 (a) b (c) R 1 77 77 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 42 0 0"))
-	f.Add([]byte(")"))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		if ticks, ok := startTicks(b); ok && ticks < 0 || !ok && ticks != 0 {
-			t.Errorf("startTicks(%q) = %d, %v", b, ticks, ok)
-		}
-	})
-}
