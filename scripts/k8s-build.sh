@@ -4,7 +4,7 @@
 # wrapper module that replaces every staging module with its published version), etcd 3.6 (Debian's
 # 3.4 is too old for recent client-go watches) and kwok (simulates a node so pods become Ready),
 # plus kwok's stage configuration. The tests of Kubernetes delivery start their cluster from these.
-# With PLIMSOLL_REAL_NODE=1, for the tests that run real containers, it also builds kubelet (same wrapper module), the CNI
+# For the tests that run real containers it also builds kubelet (same wrapper module), the CNI
 # loopback plugin (the node's only network plugin: test pods use the host network) and a static
 # pause binary (the pod sandbox's process; kubetest packs it into an image FROM scratch).
 #
@@ -21,13 +21,8 @@ DIR=$CACHE/k8s/$K8S_VERSION-etcd$ETCD_VERSION-kwok$KWOK_VERSION
 BIN=$DIR/bin
 export GOFLAGS=-buildvcs=false GOTOOLCHAIN=local
 
-# The real node (kubelet, loopback, pause) is opt-in until its tests have passed on CI.
-k8s_cmds=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
-want=("${k8s_cmds[@]}" etcd kwok)
-if [ "${PLIMSOLL_REAL_NODE:-}" = 1 ]; then
-  k8s_cmds+=(kubelet)
-  want+=(kubelet cni/loopback pause)
-fi
+k8s_cmds=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet)
+want=("${k8s_cmds[@]}" etcd kwok cni/loopback pause)
 done_already() {
   for b in "${want[@]}"; do [ -x "$BIN/$b" ] || return 1; done
   [ -s "$DIR/kwok-stages.yaml" ]
@@ -73,7 +68,7 @@ if ! [ -x "$BIN/kwok" ]; then
   mv "$DIR/src/kwokbin/kwok" "$BIN/kwok"
 fi
 
-if [ "${PLIMSOLL_REAL_NODE:-}" = 1 ] && ! [ -x "$BIN/cni/loopback" ]; then
+if ! [ -x "$BIN/cni/loopback" ]; then
   log "building the CNI loopback plugin $CNI_PLUGINS_VERSION"
   mkdir -p "$BIN/cni"
   GOBIN=$DIR/src/cnibin CGO_ENABLED=0 go install -trimpath -ldflags "-s -w" \
@@ -81,7 +76,7 @@ if [ "${PLIMSOLL_REAL_NODE:-}" = 1 ] && ! [ -x "$BIN/cni/loopback" ]; then
   mv "$DIR/src/cnibin/loopback" "$BIN/cni/loopback"
 fi
 
-if [ "${PLIMSOLL_REAL_NODE:-}" = 1 ] && ! [ -x "$BIN/pause" ]; then
+if ! [ -x "$BIN/pause" ]; then
   # The pod sandbox's process: waits for SIGINT or SIGTERM, reaps the zombies it inherits.
   log "building pause"
   w=$DIR/src/pause; mkdir -p "$w"

@@ -151,7 +151,7 @@ unknownSection: {}
 			`line 19: vulnerabilities.allowNewOnMajor: "maybe" is not a boolean: write true or false`,
 			`line 20: vulnerabilities.ignore: want a list, found a mapping`,
 			`line 21: vulnerabilities.ignore: given twice (first at line 20)`,
-			`line 22: unknownSection: unknown field: use apiVersion, kind, plan, diff, vulnerabilities, app, smoke, functional, perf, harden, soak, patches, delivery`,
+			`line 22: unknownSection: unknown field: use apiVersion, kind, plan, diff, vulnerabilities, app, smoke, functional, perf, harden, soak, patches, delivery, runtime`,
 		}},
 		{"wrong shapes", header + "plan: [patch]\ndiff: {allowRemoved: libc-utils, allowAdded: libexpat}\nvulnerabilities: {failOn: [high], db: {a: 1}}\n", []string{
 			"line 3: plan: want a mapping, found a list",

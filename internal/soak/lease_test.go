@@ -113,4 +113,3 @@ func TestHoldLease(t *testing.T) {
 		t.Errorf("cause = %v, want ErrLeaseLost", err)
 	}
 }
-

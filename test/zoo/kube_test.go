@@ -1,13 +1,24 @@
 package zoo
 
 import (
+	"fmt"
+	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/plimsoll/plimsoll/internal/kube/kubetest"
 	"github.com/plimsoll/plimsoll/internal/sign/signtest"
+	"github.com/plimsoll/plimsoll/internal/testenv"
 )
 
 // kubeLayers are the layers whose pairs the zoo also runs on Kubernetes in every run: their
@@ -51,5 +62,86 @@ func hostNetwork(t *testing.T, path string) {
 		"runtime: {nodeSelector: {kubernetes.io/hostname: " + kubetest.RealNodeName + "}}\n"
 	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestKubernetesBadInput: what a cluster cannot run gives one clear reason, verdict ERROR (exit
+// 1), and leaves no pod behind.
+func TestKubernetesBadInput(t *testing.T) {
+	c := kubetest.Start(t)
+	n := c.Node(t)
+	zooRegistry = signtest.StartRegistry(t, true)
+	if err := n.TrustRegistry(zooRegistry); err != nil {
+		t.Fatal(err)
+	}
+	img := testenv.TestAppImage(t, testenv.TestAppOptions{Env: []string{"TESTAPP_VERSION=1.4.2"}})
+	img2 := testenv.TestAppImage(t, testenv.TestAppOptions{Env: []string{"TESTAPP_VERSION=1.4.3"}})
+	ns := c.Namespace(t)
+	for _, tc := range []struct {
+		name string
+		refs func(t *testing.T) (string, string)
+		ns   string
+		want string
+	}{
+		{"namespace missing", func(t *testing.T) (string, string) {
+			o, n, _ := pushPair(t, "bad-ns", img, img2, "1.4.2", "1.4.3")
+			return o, n
+		}, "no-such-namespace", `namespace "no-such-namespace" does not exist`},
+		{"image from a layout", func(t *testing.T) (string, string) {
+			o, _, _ := pushPair(t, "bad-layout", img, img2, "1.4.2", "1.4.3")
+			dir := filepath.Join(t.TempDir(), "oci")
+			lp, err := layout.Write(dir, empty.Index)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := lp.AppendImage(img2, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": "1.4.3"})); err != nil {
+				t.Fatal(err)
+			}
+			return o, "oci-dir:" + dir + ":1.4.3"
+		}, ns, "a cluster runs only images its nodes pull from a registry"},
+		{"image the node cannot pull", func(t *testing.T) (string, string) {
+			// A registry that lets plimsoll read the images but refuses the node's containerd,
+			// as a registry refuses a node without pull credentials: ErrImagePull.
+			host := testenv.Registry(t, func(h http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if strings.Contains(r.UserAgent(), "containerd") {
+						http.Error(w, `{"errors":[{"code":"DENIED","message":"no pull credentials"}]}`, http.StatusForbidden)
+						return
+					}
+					h.ServeHTTP(w, r)
+				})
+			})
+			for tag, i := range map[string]v1.Image{"1.4.2": img, "1.4.3": img2} {
+				ref, err := name.ParseReference(host + "/zoo/unpullable:" + tag)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := remote.Write(ref, i); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return "registry:" + host + "/zoo/unpullable:1.4.2", "registry:" + host + "/zoo/unpullable:1.4.3"
+		}, ns, "ErrImagePull"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o, nw := tc.refs(t)
+			p := writePolicy(t, basePolicy(compressed, "diff, smoke, harden")+"harden:\n  sbom: {required: false}\n"+signaturesNotUsed)
+			hostNetwork(t, p)
+			code, sum := check(t, o, nw, "--policy", p, "--vuln-db", buildVulnDB(t),
+				"--runtime", "kubernetes", "--kubeconfig", c.Kubeconfig, "--namespace", tc.ns)
+			if d := pick(sum, "verdict", "decision"); code != 1 || d != "ERROR" {
+				t.Errorf("exit %d, decision %v; want 1, ERROR", code, d)
+			}
+			if s := fmt.Sprint(pick(sum, "verdict")); !strings.Contains(s, tc.want) {
+				t.Errorf("verdict %s; want it to say %q", s, tc.want)
+			}
+			pods, err := c.Client.CoreV1().Pods(ns).List(t.Context(), metav1.ListOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range pods.Items {
+				t.Errorf("pod left behind: %s (%s)", p.Name, p.Status.Phase)
+			}
+		})
 	}
 }

@@ -234,7 +234,7 @@ var (
 	// at the seed's 10 % line (the detection power the perf layer documents is for the seed's
 	// 14 rounds of 5 s), so the handler is 30 % slower, and the leaks are faster.
 	compressed = profile{name: "compressed",
-		soak:    "soak: {duration: 30s, interval: 1s, warmup: 6s}\n", soakFor: "30s",
+		soak: "soak: {duration: 30s, interval: 1s, warmup: 6s}\n", soakFor: "30s",
 		perf:    "perf: {rounds: 8, roundDuration: 3s, rate: 200, connections: 20}\n",
 		slowPct: 30, leakKB: 64, leakFDs: 5,
 		slowDecision: "NO-GO", slowStatus: "fail",
@@ -243,7 +243,7 @@ var (
 	// slower handler — by the seed's bands CAUTION (significant, within the 10 % line) or NO-GO
 	// (past it) — and a soak of 5 minutes on slower leaks.
 	full = profile{name: "full",
-		soak:    "soak: {duration: 5m, interval: 5s, warmup: 30s}\n", soakFor: "5m",
+		soak: "soak: {duration: 5m, interval: 5s, warmup: 30s}\n", soakFor: "5m",
 		perf:    "",
 		slowPct: 10, leakKB: 8, leakFDs: 1,
 		slowDecision: "CAUTION|NO-GO", slowStatus: "warn|fail",

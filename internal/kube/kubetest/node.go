@@ -39,19 +39,6 @@ const RealNodeName = "localhost"
 // static pause binary in a one-layer image FROM scratch, imported at start, never pulled.
 const PauseImage = "plimsoll.local/kubetest/pause:1"
 
-// RealNodeEnv opts in to the tests that start a real node ("1"). The real node is opt-in until
-// its tests have passed on CI: `make test` does not set it. With it, scripts/k8s-build.sh also
-// builds the node's binaries.
-const RealNodeEnv = "PLIMSOLL_REAL_NODE"
-
-// skipUnlessRealNode skips t unless the real node is opted in.
-func skipUnlessRealNode(t testing.TB) {
-	t.Helper()
-	if os.Getenv(RealNodeEnv) != "1" {
-		t.Skipf("the real node is opt-in: set %s=1 (and build it with %[1]s=1 scripts/k8s-build.sh)", RealNodeEnv)
-	}
-}
-
 // nodeBinaries are the files the real node needs from scripts/k8s-build.sh's cache.
 var nodeBinaries = []string{"kubelet", "cni/loopback", "pause"}
 
@@ -106,13 +93,11 @@ var sharedNode struct {
 }
 
 // Node returns the test binary's real node, starting it on first use and stopping it in Main.
-// It skips the test unless RealNodeEnv opts in.
 // It waits while another test binary holds the machine's node. It skips the test when the node
 // cannot run here (not root, no containerd, no kubelet build), or fails it with
 // PLIMSOLL_REQUIRE_K8S=1.
 func (c *Cluster) Node(t testing.TB) *Node {
 	t.Helper()
-	skipUnlessRealNode(t)
 	sharedNode.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 		defer cancel()

@@ -22,7 +22,6 @@ import (
 // registry, reads the kubelet's Summary API, stops the node and checks that nothing is left:
 // no process, mount or cgroup of the node, the sysctls and host dirs as they were.
 func TestRealNode(t *testing.T) {
-	skipUnlessRealNode(t)
 	c := Start(t)
 	if skip := c.nodeMissing(); skip != "" {
 		skipOrFail(t, skip)

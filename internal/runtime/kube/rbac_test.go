@@ -49,7 +49,7 @@ func TestShippedRBAC(t *testing.T) {
 	}
 	for _, need := range [][2]string{
 		{"pods", "create"}, {"pods", "get"}, {"pods", "list"}, {"pods", "watch"}, {"pods", "delete"},
-		{"pods/log", "get"}, {"pods/exec", "create"}, {"pods/portforward", "create"}, {"nodes/proxy", "get"},
+		{"pods/log", "get"}, {"pods/exec", "create"}, {"pods/portforward", "create"}, {"nodes/proxy", "get"}, {"nodes", "get"},
 	} {
 		if !allowed(need[0], need[1]) {
 			t.Errorf("the shipped RBAC does not allow %s %s", need[1], need[0])
