@@ -27,6 +27,10 @@ type App struct {
 	// HostNetwork runs the app in the host's network namespace instead of publishing its port
 	// on 127.0.0.1. The app must then listen on 127.0.0.1:Port.
 	HostNetwork bool `yaml:"hostNetwork"`
+	// PortEnv names the environment variable the app reads its port from ("PORT"). On the host
+	// network, where OLD and NEW running at once (Layers 4 and 6) cannot both listen on Port,
+	// each instance then gets a free port of its own through it.
+	PortEnv string `yaml:"portEnv"`
 	// ReadOnlyRoot runs the app with a read-only root filesystem in every layer; Tmpfs lists the
 	// writable paths it gets then.
 	ReadOnlyRoot bool     `yaml:"readOnlyRoot"`
@@ -178,6 +182,9 @@ type SBOMRule struct {
 	Required bool `yaml:"required"`
 }
 
+// envName is what an environment variable's name may be.
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
 func (a App) problems(path string) []*Problem {
 	var ps []*Problem
 	if a.Port < 0 || a.Port > 65535 {
@@ -185,6 +192,12 @@ func (a App) problems(path string) []*Problem {
 	}
 	if a.CPUs < 0 {
 		ps = append(ps, &Problem{Path: path + ".cpus", Msg: "negative"})
+	}
+	switch {
+	case a.PortEnv != "" && !envName.MatchString(a.PortEnv):
+		ps = append(ps, &Problem{Path: path + ".portEnv", Msg: fmt.Sprintf("%q is not an environment variable name", a.PortEnv)})
+	case a.PortEnv != "" && !a.HostNetwork:
+		ps = append(ps, &Problem{Path: path + ".portEnv", Msg: "needs app.hostNetwork: true: off the host network every instance has its own port already"})
 	}
 	if a.EngineTimeout < 0 || a.EngineTimeout > 0 && a.EngineTimeout < time.Second {
 		ps = append(ps, &Problem{Path: path + ".engineTimeout", Msg: fmt.Sprintf("%s: at least 1s", a.EngineTimeout)})

@@ -29,3 +29,19 @@ func TestRuntime(t *testing.T) {
 		}
 	}
 }
+
+func TestPortEnv(t *testing.T) {
+	p, err := Parse([]byte(header + "app: {hostNetwork: true, port: 8080, portEnv: PORT}\n"))
+	if err != nil || p.App.PortEnv != "PORT" {
+		t.Fatalf("portEnv: %v, %+v", err, p.App)
+	}
+	for _, tc := range []struct{ yaml, want string }{
+		{"app: {port: 8080, portEnv: PORT}\n", "app.portEnv: needs app.hostNetwork: true"},
+		{"app: {hostNetwork: true, portEnv: 2PORT}\n", `app.portEnv: "2PORT" is not an environment variable name`},
+	} {
+		_, err := Parse([]byte(header + tc.yaml))
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v; want ErrInvalid saying %q", strings.TrimSpace(tc.yaml), err, tc.want)
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -84,6 +85,13 @@ func Start(ctx context.Context, rt runtime.Runtime, ld Loader, img *image.Image,
 	if port == 0 {
 		port = exposedPort(img.Config)
 	}
+	env := app.Env
+	if app.HostNetwork && app.PortEnv != "" {
+		if port, err = freePort(); err != nil {
+			return nil, fmt.Errorf("launch %s: a port for %s: %w", opts.Role, app.PortEnv, err)
+		}
+		env = append(slices.Clip(app.Env), app.PortEnv+"="+strconv.Itoa(port))
+	}
 	// The image is loaded untagged: a tag could replace one of the engine's own images.
 	ref, err := ld.Ensure(ctx, img.Img, "")
 	if err != nil {
@@ -95,7 +103,7 @@ func Start(ctx context.Context, rt runtime.Runtime, ld Loader, img *image.Image,
 		Role:         opts.Role,
 		Entrypoint:   app.Entrypoint,
 		Cmd:          app.Cmd,
-		Env:          app.Env,
+		Env:          env,
 		User:         app.User,
 		HostNetwork:  app.HostNetwork,
 		ReadOnlyRoot: app.ReadOnlyRoot,
@@ -141,6 +149,28 @@ func Start(ctx context.Context, rt runtime.Runtime, ld Loader, img *image.Image,
 	}
 	return a, nil
 }
+
+// freePort asks the kernel for a port free on 127.0.0.1.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Together says whether OLD and NEW of app can run at once (Layers 4 and 6 run them side by
+// side): not on the host network with one fixed port, where the second could not listen.
+func Together(app config.App) error {
+	if app.HostNetwork && app.PortEnv == "" {
+		return ErrSharedPort
+	}
+	return nil
+}
+
+// ErrSharedPort reports OLD and NEW that would both listen on one port of the host network.
+var ErrSharedPort = errors.New("OLD and NEW run at once on the host network and cannot both listen on app.port: set app.portEnv to the variable the app reads its port from, and each gets a free port through it")
 
 // exposedPort returns the lowest TCP port the image exposes, 0 for none.
 func exposedPort(cf *v1.ConfigFile) int {

@@ -279,3 +279,32 @@ func freePort(t *testing.T) int {
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
 }
+
+// TestPortEnv: on the host network, two instances of one app run at once, each on a free port
+// given through app.portEnv; without it, Together says they cannot.
+func TestPortEnv(t *testing.T) {
+	rt := enginetest.Runtime(t)
+	img := testApp(t, testenv.TestAppOptions{})
+	app := config.App{HostNetwork: true, Port: 8080, Env: []string{"TESTAPP_ADDR=127.0.0.1"}}
+	if err := launch.Together(app); !errors.Is(err, launch.ErrSharedPort) {
+		t.Errorf("Together without portEnv = %v, want ErrSharedPort", err)
+	}
+	app.PortEnv = "TESTAPP_PORT"
+	if err := launch.Together(app); err != nil {
+		t.Errorf("Together with portEnv: %v", err)
+	}
+	runID := testenv.NewRunID("portenv")
+	a := start(t, rt, img, app, launch.Options{RunID: runID, Role: "old"})
+	b := start(t, rt, img, app, launch.Options{RunID: runID, Role: "new"})
+	if a.Port == b.Port || a.Port == 8080 || a.Endpoint != net.JoinHostPort("127.0.0.1", strconv.Itoa(a.Port)) {
+		t.Errorf("ports %d and %d, endpoints %s and %s: want two free ports other than app.port, on 127.0.0.1", a.Port, b.Port, a.Endpoint, b.Endpoint)
+	}
+	for _, x := range []*launch.App{a, b} {
+		if _, err := x.WaitHealthy(t.Context(), config.Health{HTTP: "/healthz", Timeout: 20 * time.Second}); err != nil {
+			t.Errorf("%s: %v", x.Endpoint, err)
+		}
+	}
+	if len(app.Env) != 1 {
+		t.Errorf("app.Env changed under Start: %v", app.Env)
+	}
+}

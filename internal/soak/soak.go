@@ -196,6 +196,9 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	sides := []*side{{name: "new", img: o.New}}
 	if o.Old != nil || o.Resume != nil && o.Resume.Images["old"].Ref != "" {
 		sides = []*side{{name: "old", img: o.Old}, sides[0]}
+		if err := launch.Together(o.App); err != nil {
+			return nil, fmt.Errorf("soak: %w", err)
+		}
 	}
 	out := &Outcome{RunID: o.RunID, Window: w, Interval: sp.Interval, Planned: planned, Recordings: map[string]*Recording{},
 		Analyses: map[string]*Analysis{}, Load: map[string]LoadTotals{}}

@@ -4,16 +4,20 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/plimsoll/plimsoll/internal/kube/kubetest"
@@ -143,5 +147,52 @@ func TestKubernetesBadInput(t *testing.T) {
 				t.Errorf("pod left behind: %s (%s)", p.Name, p.Status.Phase)
 			}
 		})
+	}
+}
+
+// TestGCKubernetes: plimsoll gc --runtime kubernetes deletes the pods of a plimsoll process of
+// this host that is gone, and leaves those of a live one.
+func TestGCKubernetes(t *testing.T) {
+	c := kubetest.Start(t)
+	ns := c.Namespace(t)
+	host, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	exited := exec.Command("true")
+	if err := exited.Run(); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Format(time.RFC3339)
+	pod := func(name string, pid int) {
+		t.Helper()
+		p := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"plimsoll.run": name, "plimsoll.role": "app"},
+				Annotations: map[string]string{"plimsoll.pid": strconv.Itoa(pid), "plimsoll.host": host, "plimsoll.started": now}},
+			// Scheduled nowhere: a pod gc deletes need not run.
+			Spec: corev1.PodSpec{NodeSelector: map[string]string{"plimsoll.test/no-such-node": "x"},
+				Containers: []corev1.Container{{Name: "app", Image: "127.0.0.1:1/none@sha256:" + strings.Repeat("0", 64)}}},
+		}
+		if _, err := c.Client.CoreV1().Pods(ns).Create(t.Context(), p, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pod("orphan", exited.Process.Pid)
+	pod("owned", os.Getpid())
+
+	out, err := exec.Command(bin, "gc", "--runtime", "kubernetes", "--kubeconfig", c.Kubeconfig, "-n", ns).CombinedOutput()
+	t.Logf("plimsoll gc --runtime kubernetes:\n%s", out)
+	if err != nil {
+		t.Fatalf("gc: %v", err)
+	}
+	if want := "removed " + ns + "/orphan\n1 pods removed\n"; string(out) != want {
+		t.Errorf("gc printed %q, want %q", out, want)
+	}
+	left, err := c.Client.CoreV1().Pods(ns).List(t.Context(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left.Items) != 1 || left.Items[0].Name != "owned" {
+		t.Errorf("pods left: %v, want only the live owner's", left.Items)
 	}
 }

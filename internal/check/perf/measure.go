@@ -117,6 +117,9 @@ type side struct {
 
 // sideBySide starts OLD and NEW together and runs the paired rounds.
 func (s *session) sideBySide(ctx context.Context, env *check.Env, h config.Health, ms *measured) error {
+	if err := launch.Together(s.app); err != nil {
+		return err
+	}
 	var sides [2]side
 	defer func() {
 		for _, sd := range sides {
