@@ -43,21 +43,22 @@ var patchServices = map[string]string{
 
 // servicePolicy is every service's own policy. Alpine 3.19 → 3.20 under a service is a
 // distribution release, whose plan needs memory judged over a soak before it is GO: the
-// smoke test and a soak of seconds (as short as the seed allows for tests) tell a service that
-// runs from one that does not; the image pair's packages and vulnerabilities are the run
+// smoke test and a soak of seconds tell a service that runs from one that does not (8 s: long
+// enough that, on a loaded machine too, the samples after the warm-up let Layer 6's
+// metrics-within compare CPU use); the image pair's packages and vulnerabilities are the run
 // policy's business.
 const servicePolicy = `apiVersion: plimsoll/v1
 kind: Policy
 patches:
   layers: [smoke, soak]
 plan:
-  distro: {soak: 3s}
+  distro: {soak: 8s}
 app:
   health: {exec: [test, -f, /tmp/ready], interval: 100ms}
 smoke:
   stayUp: 1s
 soak:
-  duration: 3s
+  duration: 8s
   interval: 500ms
   warmup: 500ms
 `

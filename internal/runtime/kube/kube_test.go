@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -23,7 +24,7 @@ import (
 func TestMain(m *testing.M) { os.Exit(kubetest.Main(m)) }
 
 // node returns the cluster, its real node, and a namespace for the test.
-func node(t *testing.T) (*kubetest.Cluster, *kubetest.Node, string) {
+func node(t testing.TB) (*kubetest.Cluster, *kubetest.Node, string) {
 	t.Helper()
 	c := kubetest.Start(t)
 	n := c.Node(t)
@@ -33,7 +34,7 @@ func node(t *testing.T) (*kubetest.Cluster, *kubetest.Node, string) {
 // newTestRuntime returns a runtime on the real node, as the CLI builds it: the runtime finds
 // that the node is this machine, so host-network pods are reached on 127.0.0.1 and the Summary
 // API is read from the kubelet's loopback port.
-func newTestRuntime(t *testing.T, c *kubetest.Cluster, n *kubetest.Node, ns string) *Runtime {
+func newTestRuntime(t testing.TB, c *kubetest.Cluster, n *kubetest.Node, ns string) *Runtime {
 	t.Helper()
 	rt, err := New(t.Context(), c.Config, WithNamespace(ns),
 		WithNodeSelector(map[string]string{corev1.LabelHostname: n.Name}))
@@ -45,7 +46,7 @@ func newTestRuntime(t *testing.T, c *kubetest.Cluster, n *kubetest.Node, ns stri
 
 // push pushes the suite's image to a registry on loopback the node trusts and returns its
 // reference by digest, and the registry's host.
-func push(t *testing.T, n *kubetest.Node) (ref, host string) {
+func push(t testing.TB, n *kubetest.Node) (ref, host string) {
 	t.Helper()
 	host = testenv.Registry(t, nil)
 	if err := n.TrustRegistry(host); err != nil {
@@ -185,4 +186,31 @@ func TestGC(t *testing.T) {
 	if removed, err = live.StopRun(ctx, runLive); err != nil || len(removed) != 0 {
 		t.Errorf("StopRun again removed %v, %v; want nothing", removed, err)
 	}
+}
+
+// BenchmarkStart measures pod create → container running for the conformance image on the
+// real node, as runtime/docker's BenchmarkStart does for a container: compare their ms-p50.
+func BenchmarkStart(b *testing.B) {
+	c, n, ns := node(b)
+	ref, _ := push(b, n)
+	rt := newTestRuntime(b, c, n, ns)
+	runID := testenv.NewRunID("bench")
+	var d []time.Duration
+	for b.Loop() {
+		port := freePort(b)
+		t0 := time.Now()
+		inst, err := rt.Start(b.Context(), runtime.Spec{Image: ref, RunID: runID, Role: "bench", HostNetwork: true,
+			Ports: []int{port}, Env: []string{"PORT=" + itoa(port), "LISTEN_ADDR=127.0.0.1"}})
+		d = append(d, time.Since(t0))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		if err := inst.Stop(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	slices.Sort(d)
+	b.ReportMetric(float64(d[len(d)/2].Microseconds())/1000, "ms-p50")
 }

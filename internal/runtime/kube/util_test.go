@@ -13,7 +13,7 @@ import (
 
 func itoa(i int) string { return strconv.Itoa(i) }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
