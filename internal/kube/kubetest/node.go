@@ -24,10 +24,13 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
+
+	"github.com/plimsoll/plimsoll/internal/testenv"
 )
 
 // RealNodeName is the name of the real node: the kubelet registers under its Hostname address,
@@ -335,6 +338,28 @@ func (n *Node) Ctr(ctx context.Context, args ...string) error {
 		return fmt.Errorf("ctr %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
 	}
 	return nil
+}
+
+// Push starts a registry on loopback that the node trusts, pushes img to it as REPO:1 and
+// returns its reference by digest (what the node pulls) and the registry's host.
+func (n *Node) Push(t testing.TB, repo string, img v1.Image) (ref, host string) {
+	t.Helper()
+	host = testenv.Registry(t, nil)
+	if err := n.TrustRegistry(host); err != nil {
+		t.Fatal(err)
+	}
+	tag, err := name.ParseReference(host + "/" + repo + ":1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(tag, img); err != nil {
+		t.Fatal(err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return host + "/" + repo + "@" + d.String(), host
 }
 
 // TrustRegistry lets the node pull from host ("127.0.0.1:PORT", a registry on loopback) over

@@ -8,14 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
-
-	"github.com/plimsoll/plimsoll/internal/testenv"
 )
 
 // TestRealNode starts a node of its own (not the shared one), runs a pod pulled from a loopback
@@ -48,26 +44,11 @@ func TestRealNode(t *testing.T) {
 	}
 
 	// An image pushed to a registry on loopback, pulled by the node by digest.
-	host := testenv.Registry(t, nil)
-	if err := n.TrustRegistry(host); err != nil {
-		t.Fatal(err)
-	}
 	img, err := PauseImageOf(n.PauseBinary())
 	if err != nil {
 		t.Fatal(err)
 	}
-	tag, err := name.ParseReference(host + "/kubetest/pause:1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(tag, img); err != nil {
-		t.Fatal(err)
-	}
-	digest, err := img.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref := host + "/kubetest/pause@" + digest.String()
+	ref, _ := n.Push(t, "kubetest/pause", img)
 
 	ns := c.Namespace(t)
 	pod := &corev1.Pod{

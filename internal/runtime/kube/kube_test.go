@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -48,23 +46,7 @@ func newTestRuntime(t testing.TB, c *kubetest.Cluster, n *kubetest.Node, ns stri
 // reference by digest, and the registry's host.
 func push(t testing.TB, n *kubetest.Node) (ref, host string) {
 	t.Helper()
-	host = testenv.Registry(t, nil)
-	if err := n.TrustRegistry(host); err != nil {
-		t.Fatal(err)
-	}
-	img := runtimetest.AppImage(t)
-	tag, err := name.ParseReference(host + "/runtimetest/app:1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(tag, img); err != nil {
-		t.Fatal(err)
-	}
-	d, err := img.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return host + "/runtimetest/app@" + d.String(), host
+	return n.Push(t, "runtimetest/app", runtimetest.AppImage(t))
 }
 
 func TestConformance(t *testing.T) {
